@@ -1,0 +1,74 @@
+// The few Redis commands RedisStore needs, over whichever client the user
+// passed in. Clients are told apart by duck typing, never by importing them:
+// both ioredis and redis (node-redis) are optional peers.
+import { createHash } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+
+/**
+ * A node-redis (the `redis` package, v4+) client from `createClient()`, connected by the caller.
+ * Only the method RedisStore calls is listed, so the `redis` package's types are not needed.
+ */
+export interface NodeRedisClient {
+  sendCommand(args: string[]): Promise<unknown>;
+}
+
+/** A node-redis (v4+) cluster from `createCluster()`, connected by the caller. */
+export interface NodeRedisCluster {
+  sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[]): Promise<unknown>;
+  getSlotMaster(slot: number): unknown;
+}
+
+/** Every client RedisStore accepts. */
+export type RedisClient = Redis | Cluster | NodeRedisClient | NodeRedisCluster;
+
+/** Sends one command whose keys all hash to `key`'s slot. */
+export type RunCommand = (key: string, args: string[]) => Promise<unknown>;
+
+interface IoredisLike {
+  call(command: string, args: string[]): Promise<unknown>;
+}
+
+/** Returns a command runner for `client`, or undefined when `client` is no client we know. */
+export function commandRunner(client: unknown): RunCommand | undefined {
+  if (client === null || typeof client !== 'object') return undefined;
+  const candidate = client as Record<string, unknown>;
+  if (typeof candidate.call === 'function') {
+    // ioredis, single node or Cluster: Cluster routes by the command's declared keys.
+    const ioredis = client as IoredisLike;
+    return (_key, [command, ...args]) => ioredis.call(command as string, args);
+  }
+  if (typeof candidate.sendCommand === 'function') {
+    if (typeof candidate.getSlotMaster === 'function') {
+      // node-redis cluster needs the first key to pick the shard.
+      const cluster = client as NodeRedisCluster;
+      return (key, args) => cluster.sendCommand(key, false, args);
+    }
+    const single = client as NodeRedisClient;
+    return (_key, args) => single.sendCommand(args);
+  }
+  return undefined;
+}
+
+/** A Lua script with its SHA1, run by EVALSHA and sent whole only when the server lacks it. */
+export interface Script {
+  readonly source: string;
+  readonly sha: string;
+}
+
+export function script(source: string): Script {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+/**
+ * Runs `lua` on the single key `key`. Each Cluster node caches scripts on its
+ * own, and a restart or SCRIPT FLUSH empties the cache, so NOSCRIPT is an
+ * ordinary answer here and is retried once with EVAL.
+ */
+export async function evalScript(run: RunCommand, lua: Script, key: string, argv: string[]): Promise<unknown> {
+  try {
+    return await run(key, ['EVALSHA', lua.sha, '1', key, ...argv]);
+  } catch (error) {
+    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+    return run(key, ['EVAL', lua.source, '1', key, ...argv]);
+  }
+}

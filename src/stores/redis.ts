@@ -1,0 +1,236 @@
+import type { SessionPatch, SessionStore } from '../store.js';
+import { PATCH_SCRIPT } from './redis-patch.lua.js';
+import { commandRunner, evalScript, script } from './redis-client.js';
+import type { RedisClient, RunCommand } from './redis-client.js';
+
+export type { NodeRedisClient, NodeRedisCluster, RedisClient } from './redis-client.js';
+
+/** Options of {@link RedisStore}. */
+export interface RedisStoreOptions {
+  /**
+   * A connected Redis client: an ioredis `Redis` or `Cluster`, or a node-redis
+   * (`redis` v4+) client from `createClient()` or `createCluster()` after `await client.connect()`.
+   * The store only borrows it: `close()` never quits it, the application does.
+   */
+  client: RedisClient;
+  /**
+   * Prepended to the session id to make the Redis key; each session is the one key `prefix + sid`.
+   * To keep every session of an app on one Cluster shard (rarely wanted), use a hash tag such as `'{sess}:'`.
+   * @default 'koa:sess:'
+   */
+  prefix?: string;
+  /**
+   * How long, in milliseconds, each operation may wait for Redis before it rejects,
+   * so an unreachable Redis fails the request instead of hanging it (ioredis and
+   * node-redis queue commands while they reconnect). `0` turns the limit off.
+   * @default 2000
+   */
+  commandTimeout?: number;
+}
+
+const DEFAULTS = { prefix: 'koa:sess:', commandTimeout: 2000 } as const;
+
+const PATCH = script(PATCH_SCRIPT);
+
+/**
+ * Keeps each session in Redis as the exact JSON string, at the single key
+ * `prefix + sid`, with its time to live set by `PX` (`touch` uses `PEXPIRE`).
+ * One key per session means it works unchanged on Redis Cluster, and `patch`
+ * is one server-side script on that key, so concurrent requests of one session
+ * keep each other's writes there too.
+ *
+ * Install `ioredis` (or `redis`) yourself; this package does not depend on either.
+ *
+ * @example
+ * ```ts
+ * import Redis from 'ioredis';
+ * import { RedisStore } from 'koa-session-store/redis';
+ *
+ * const store = new RedisStore({ client: new Redis('redis://127.0.0.1:6379') });
+ * ```
+ *
+ * @example Redis Cluster through ioredis
+ * ```ts
+ * import { Cluster } from 'ioredis';
+ *
+ * const client = new Cluster([{ host: '10.0.0.1', port: 6379 }, { host: '10.0.0.2', port: 6379 }]);
+ * const store = new RedisStore({ client });
+ * ```
+ *
+ * @example node-redis
+ * ```ts
+ * import { createClient } from 'redis';
+ *
+ * const client = createClient({ url: 'redis://127.0.0.1:6379' });
+ * await client.connect();
+ * const store = new RedisStore({ client });
+ * ```
+ *
+ * `close()` does not quit the client you passed in (the store opened nothing);
+ * quit it yourself when the application shuts down.
+ */
+export class RedisStore implements SessionStore {
+  /** The key prefix in use. */
+  readonly prefix: string;
+  private readonly send: RunCommand;
+  private readonly commandTimeout: number;
+  private closed = false;
+
+  constructor(options: RedisStoreOptions) {
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError('koa-session-store: RedisStore needs an options object such as { client: new Redis() }');
+    }
+    const send = commandRunner(options.client);
+    if (!send) {
+      throw new TypeError(
+        `koa-session-store: option client of RedisStore must be an ioredis Redis or Cluster, or a node-redis client, got ${describe(options.client)}`,
+      );
+    }
+    const prefix = options.prefix ?? DEFAULTS.prefix;
+    if (typeof prefix !== 'string') {
+      throw new TypeError(`koa-session-store: option prefix of RedisStore must be a string, got ${describe(prefix)}`);
+    }
+    const commandTimeout = options.commandTimeout ?? DEFAULTS.commandTimeout;
+    if (typeof commandTimeout !== 'number' || !Number.isFinite(commandTimeout) || commandTimeout < 0) {
+      throw new TypeError(
+        `koa-session-store: option commandTimeout of RedisStore must be a number of milliseconds >= 0, got ${describe(commandTimeout)}`,
+      );
+    }
+    this.send = send;
+    this.prefix = prefix;
+    this.commandTimeout = commandTimeout;
+  }
+
+  /** Resolves to the stored JSON string, or null when the key is missing or expired. */
+  async load(sid: string): Promise<string | null> {
+    const key = this.key(sid);
+    const value = await this.run('GET', () => this.send(key, ['GET', key]));
+    if (value === null || value === undefined) return null;
+    return Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
+  }
+
+  /** `SET prefix+sid json PX ttlMs`; without `ttlMs` the key never expires. */
+  async save(sid: string, json: string, ttlMs?: number): Promise<void> {
+    const key = this.key(sid);
+    if (typeof json !== 'string') {
+      throw new TypeError(`koa-session-store: RedisStore.save needs the session as a JSON string, got ${describe(json)}`);
+    }
+    const ttl = ttlArgument(ttlMs);
+    const args = ttl === undefined ? ['SET', key, json] : ['SET', key, json, 'PX', ttl];
+    await this.run('SET', () => this.send(key, args));
+  }
+
+  /** `DEL prefix+sid`; a missing key is fine. */
+  async remove(sid: string): Promise<void> {
+    const key = this.key(sid);
+    await this.run('DEL', () => this.send(key, ['DEL', key]));
+  }
+
+  /** `PEXPIRE prefix+sid ttlMs` (`PERSIST` without `ttlMs`); a missing key stays missing. */
+  async touch(sid: string, ttlMs?: number): Promise<void> {
+    const key = this.key(sid);
+    const ttl = ttlArgument(ttlMs);
+    const args = ttl === undefined ? ['PERSIST', key] : ['PEXPIRE', key, ttl];
+    await this.run(args[0] as string, () => this.send(key, args));
+  }
+
+  /**
+   * Applies `patch` to the stored object in one server-side script on the
+   * session's key, rewriting only the top-level keys it names (every other
+   * value keeps its exact text) and resetting the time to live to `ttlMs`.
+   * Resolves to false, having written nothing, when the key does not exist.
+   */
+  async patch(sid: string, patch: SessionPatch, ttlMs?: number): Promise<boolean> {
+    const key = this.key(sid);
+    const ttl = ttlArgument(ttlMs);
+    const setKeys = Object.keys(patch.set);
+    const argv = [ttl ?? '', String(setKeys.length)];
+    for (const name of setKeys) {
+      const value = patch.set[name];
+      if (typeof value !== 'string') {
+        throw new TypeError(
+          `koa-session-store: RedisStore.patch needs each value of set as JSON text, got ${describe(value)} for key ${JSON.stringify(name)}`,
+        );
+      }
+      argv.push(JSON.stringify(name), value);
+    }
+    for (const name of patch.unset) argv.push(JSON.stringify(name));
+    const applied = await this.run('EVALSHA', () => evalScript(this.send, PATCH, key, argv));
+    return Number(applied) === 1;
+  }
+
+  /**
+   * Marks the store closed: later calls reject. The client is left open,
+   * because the store did not open it; quit it yourself.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private key(sid: string): string {
+    if (typeof sid !== 'string') {
+      throw new TypeError(`koa-session-store: a session id must be a string, got ${describe(sid)}`);
+    }
+    return this.prefix + sid;
+  }
+
+  /** Runs one Redis operation under the command timeout, naming the command in any error. */
+  private run<T>(command: string, operation: () => Promise<T>): Promise<T> {
+    if (this.closed) {
+      return Promise.reject(new Error('koa-session-store: this RedisStore is closed; create a new RedisStore to use Redis again'));
+    }
+    const failed = (error: unknown): never => {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`koa-session-store: Redis ${command} failed (${reason}); is the client connected and the server healthy?`, {
+        cause: error,
+      });
+    };
+    let pending: Promise<T>;
+    try {
+      pending = operation();
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    const limit = this.commandTimeout;
+    if (limit === 0) return pending.then(undefined, failed);
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new Error(
+            `koa-session-store: Redis did not answer ${command} within ${limit} ms; check that Redis is reachable, or raise the commandTimeout option of RedisStore`,
+          ),
+        );
+      }, limit);
+      pending.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          try {
+            failed(error);
+          } catch (wrapped) {
+            reject(wrapped);
+          }
+        },
+      );
+    });
+  }
+}
+
+/** Redis wants a positive integer; the contract promises one, but a fraction must not reach Redis as `1.5`. */
+function ttlArgument(ttlMs: number | undefined): string | undefined {
+  if (ttlMs === undefined) return undefined;
+  if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs <= 0) {
+    throw new TypeError(`koa-session-store: a time to live must be a positive number of milliseconds or undefined, got ${describe(ttlMs)}`);
+  }
+  return String(Math.ceil(ttlMs));
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'number') return String(value);
+  return typeof value;
+}
