@@ -87,7 +87,8 @@ export function settle<T>(result: StoreResult<T>): Promise<T> {
         return (yield thunk) as T;
       }) as Promise<T>;
     }
-    if (isGeneratorObject(result)) return co(result) as Promise<T>;
+    // co runs generator objects too, though its typings only admit functions.
+    if (isGeneratorObject(result)) return (co as unknown as (generator: Generator) => Promise<T>)(result);
   }
   return Promise.resolve(result as T);
 }

@@ -1,0 +1,519 @@
+import type { Context } from 'koa';
+import { appendSetCookies, COOKIE_SIZE_LIMIT, readCookie, serializeCookie } from './cookie.js';
+import { debug, warnOnce } from './debug.js';
+import { SessionStoreError, SessionUsageError, StoreTimeoutError } from './errors.js';
+import type { ResolvedOptions } from './options.js';
+import {
+  decodeCookiePayload,
+  decodeIdValue,
+  encodeCookiePayload,
+  encodeIdValue,
+  isPlainObject,
+  parseSessionJson,
+  SESSION_ID,
+  type CookieContents,
+  type SessionRecord,
+} from './payload.js';
+import { hasKeys, sign, verify, type AppKeys } from './signature.js';
+import { settle, type SessionPatch, type SessionStore, type StoreResult } from './store.js';
+
+/** Per-middleware constants the request state needs besides the options. */
+export interface MiddlewareConfig extends ResolvedOptions {
+  readonly valueMatcher: RegExp;
+  readonly sigMatcher: RegExp;
+}
+
+type StoreOperation = SessionStoreError['operation'];
+
+/**
+ * One request's session: reads the cookie, loads the data, tracks what the
+ * handler does with it, and writes what changed at the end.
+ *
+ * Work is deferred until something needs it: with the cookie store, a request
+ * that never touches `ctx.session` verifies, decodes and writes nothing; with
+ * a server store the entry is loaded eagerly (`ctx.session` is synchronous)
+ * but only parsed on first access.
+ */
+export class SessionRequest {
+  private readonly ctx: Context;
+  private readonly config: MiddlewareConfig;
+  private keys: AppKeys | undefined;
+
+  /** The current id; undefined for a new session until one is needed. */
+  private sid: string | undefined;
+  /** The id a valid cookie named, even when the store did not know it: `ctx.session = null` removes it. */
+  private requestSid: string | undefined;
+  private ctime = 0;
+  /** When the entry's life was last reset (write or touch); drives `touchAfter`. */
+  private touched: number | undefined;
+  /** True until the session exists in the store (or in a cookie the client sent). */
+  private isNew = true;
+  /** The data's JSON as loaded or last written: the baseline for change detection. */
+  private json: string | undefined;
+  /** undefined: not materialized yet; null: destroyed by `ctx.session = null`. */
+  private data: SessionRecord | null | undefined;
+  private cookieRead = false;
+  private cookieValue: string | undefined;
+  /** Signed with an older key of `app.keys`: send the cookie again, signed with the newest. */
+  private reissue = false;
+  /** Write even an empty session (after regeneration). */
+  private forceWrite = false;
+  private clearCookie = false;
+  private staleSids: string[] | undefined;
+
+  constructor(ctx: Context, config: MiddlewareConfig) {
+    this.ctx = ctx;
+    this.config = config;
+  }
+
+  /** Runs before downstream. Returns a promise only when it has to wait for the store. */
+  begin(): Promise<void> | undefined {
+    if (this.config.cookie.signed) {
+      const keys: unknown = this.ctx.app.keys;
+      if (!hasKeys(keys)) {
+        throw new SessionUsageError(
+          "app.keys is required for signed session cookies: set app.keys = ['a long random secret'] (or cookie.signed: false, which lets clients forge cookies)",
+        );
+      }
+      this.keys = keys;
+    }
+    if (this.config.store === undefined) return undefined;
+    const contents = this.readSessionCookie();
+    if (contents === undefined) return undefined;
+    return this.load(this.config.store, contents);
+  }
+
+  private async load(store: SessionStore, contents: CookieContents): Promise<void> {
+    const loaded = await this.call('load', store.load(contents.sid));
+    if (typeof loaded === 'string') {
+      this.sid = contents.sid;
+      this.json = loaded;
+      this.isNew = false;
+      this.ctime = contents.ctime ?? Date.now();
+      this.touched = contents.touched;
+    } else if (loaded !== null && loaded !== undefined) {
+      debug('store.load returned a %s instead of a JSON string; starting a fresh session, entry left in place', typeof loaded);
+    } else {
+      debug('session id from the cookie is unknown to the store (expired or removed); starting a fresh session');
+    }
+  }
+
+  // ---- what the handler sees -------------------------------------------------
+
+  getSession(): SessionRecord | null {
+    if (this.data === undefined) this.materialize();
+    return this.data as SessionRecord | null;
+  }
+
+  setSession(value: unknown): void {
+    if (value === null || value === undefined) {
+      this.destroy();
+      return;
+    }
+    if (!isPlainObject(value)) {
+      throw new SessionUsageError(
+        `session data must be a plain object (or null to delete the session), got ${Array.isArray(value) ? 'an array' : typeof value}`,
+      );
+    }
+    if (this.data === null) this.startFresh(Date.now());
+    else if (this.data === undefined) this.materialize();
+    this.data = value;
+  }
+
+  getSessionId(): string {
+    if (this.data === undefined) this.materialize();
+    if (this.data === null) this.startFresh(Date.now());
+    return this.ensureId();
+  }
+
+  /** New id, same data; the old entry is removed now and the cookie is issued again at the end. */
+  async regenerate(): Promise<void> {
+    const data = this.getSession() ?? {};
+    const store = this.config.store;
+    if (store !== undefined && !this.isNew && this.sid !== undefined) {
+      await this.call('remove', store.remove(this.sid));
+    }
+    const staleSids = this.staleSids;
+    this.startFresh(Date.now());
+    this.staleSids = staleSids;
+    this.data = data;
+    this.forceWrite = true;
+  }
+
+  private destroy(): void {
+    if (this.data === undefined) this.materialize();
+    if (this.config.store !== undefined) {
+      const ids = (this.staleSids ??= []);
+      if (this.requestSid !== undefined && !ids.includes(this.requestSid)) ids.push(this.requestSid);
+      if (!this.isNew && this.sid !== undefined && !ids.includes(this.sid)) ids.push(this.sid);
+    }
+    this.data = null;
+    this.clearCookie = true;
+    this.forceWrite = false;
+  }
+
+  // ---- reading ---------------------------------------------------------------
+
+  /** Verifies and decodes the request's session cookie once; undefined when absent, forged, expired or garbage. */
+  private readSessionCookie(): CookieContents | undefined {
+    this.cookieRead = true;
+    const { config } = this;
+    const header = this.ctx.req.headers.cookie;
+    const value = readCookie(header, config.valueMatcher);
+    if (value === undefined || value === '') return undefined;
+    if (this.keys !== undefined) {
+      const signature = readCookie(header, config.sigMatcher);
+      if (signature === undefined) return undefined;
+      const keyIndex = verify(`${config.name}=${value}`, signature, this.keys);
+      if (keyIndex < 0) {
+        debug('session cookie signature does not verify; starting a fresh session');
+        return undefined;
+      }
+      this.reissue = keyIndex > 0;
+    }
+    const contents = config.store === undefined ? decodeCookiePayload(value) : decodeIdValue(value);
+    if (contents === undefined) {
+      debug('session cookie is not one this middleware issues; starting a fresh session');
+      return undefined;
+    }
+    this.requestSid = contents.sid;
+    this.cookieValue = value;
+    const now = Date.now();
+    if (config.maxLifetime !== undefined && contents.ctime !== undefined && now >= contents.ctime + config.maxLifetime) {
+      debug('session reached maxLifetime; starting a fresh session');
+      return undefined;
+    }
+    if (contents.exp !== undefined && now >= contents.exp) {
+      debug('cookie-store session expired; starting a fresh session');
+      return undefined;
+    }
+    return contents;
+  }
+
+  /** Makes `data` an object: decodes the cookie store's payload or parses the loaded JSON. */
+  private materialize(): void {
+    const { config } = this;
+    if (config.store === undefined) {
+      const contents = this.cookieRead ? undefined : this.readSessionCookie();
+      const data = contents?.json === undefined ? undefined : parseSessionJson(contents.json);
+      if (contents === undefined || data === undefined) {
+        this.startFresh(Date.now());
+        return;
+      }
+      this.sid = contents.sid;
+      this.ctime = contents.ctime ?? Date.now();
+      this.json = contents.json;
+      this.isNew = false;
+      if (contents.exp !== undefined && config.lifetime !== undefined) this.touched = contents.exp - config.lifetime;
+      this.data = data;
+      return;
+    }
+    if (this.json === undefined) {
+      this.startFresh(Date.now());
+      return;
+    }
+    const data = parseSessionJson(this.json);
+    if (data === undefined) {
+      // Leave the bad entry in place for inspection; never log its content.
+      debug('store returned data that is not a JSON object (%d chars); starting a fresh session', this.json.length);
+      this.startFresh(Date.now());
+      return;
+    }
+    this.data = data;
+  }
+
+  private startFresh(now: number): void {
+    this.sid = undefined;
+    this.isNew = true;
+    this.json = '{}';
+    this.ctime = now;
+    this.touched = undefined;
+    this.data = {};
+  }
+
+  private ensureId(): string {
+    if (this.sid !== undefined) return this.sid;
+    const id: unknown = this.config.genid();
+    if (typeof id !== 'string' || !SESSION_ID.test(id)) {
+      throw new SessionUsageError(
+        `genid() must return a non-empty string of at most 128 characters from [A-Za-z0-9_-], got ${typeof id === 'string' ? `${JSON.stringify(id.slice(0, 20))} (${id.length} chars)` : typeof id}`,
+      );
+    }
+    this.sid = id;
+    return id;
+  }
+
+  // ---- writing ---------------------------------------------------------------
+
+  /**
+   * Writes what changed. Returns a promise only when a store call is needed, so
+   * the common cases (untouched, unchanged, cookie store) finish synchronously.
+   * Safe to call more than once (`ctx.saveSession()` then the end of the request).
+   */
+  commit(): Promise<void> | undefined {
+    const { config } = this;
+    if (this.staleSids !== undefined && config.store !== undefined) return this.removeStaleThenCommit(config.store);
+    if (this.data === null) {
+      if (this.clearCookie) this.expireCookie();
+      this.clearCookie = false;
+      return undefined;
+    }
+    if (this.data === undefined) {
+      if (!config.rolling && !this.reissue) return undefined;
+      this.materialize();
+    }
+    const json = JSON.stringify(this.data);
+    const now = Date.now();
+    if (this.isNew) {
+      if (json === '{}' && !this.forceWrite) {
+        if (this.clearCookie) this.expireCookie();
+        this.clearCookie = false;
+        return undefined;
+      }
+      return this.writeNew(json, now);
+    }
+    if (json !== this.json) return this.writeChanged(json, now);
+    if (config.rolling && this.touchDue(now)) return this.touch(now);
+    if (this.reissue && this.cookieValue !== undefined) {
+      this.reissue = false;
+      this.setSessionCookie(this.cookieValue, this.currentExpiry(now), now);
+    }
+    return undefined;
+  }
+
+  private async removeStaleThenCommit(store: SessionStore): Promise<void> {
+    const ids = this.staleSids ?? [];
+    this.staleSids = undefined;
+    for (const id of ids) await this.call('remove', store.remove(id));
+    await this.commit();
+  }
+
+  private writeNew(json: string, now: number): Promise<void> | undefined {
+    const { config } = this;
+    const sid = this.ensureId();
+    const expiresAt = this.expiresAt(now);
+    this.forceWrite = false;
+    this.clearCookie = false;
+    if (config.store === undefined) {
+      if (!this.canSetHeaders()) return this.cannotSetCookie();
+      this.setSessionCookie(encodeCookiePayload(sid, this.ctime, expiresAt, json), expiresAt, now);
+      this.afterWrite(json, now);
+      return undefined;
+    }
+    // Without a cookie nobody can ever find this entry again: do not store an orphan.
+    if (!this.canSetHeaders()) return this.cannotSetCookie();
+    return this.saveNew(config.store, sid, json, expiresAt, now);
+  }
+
+  private async saveNew(store: SessionStore, sid: string, json: string, expiresAt: number | undefined, now: number): Promise<void> {
+    await this.call('save', store.save(sid, json, ttlFrom(expiresAt, now)));
+    this.afterWrite(json, now);
+    if (this.canSetHeaders()) this.setSessionCookie(encodeIdValue(sid, this.ctime, now), expiresAt, now);
+  }
+
+  private writeChanged(json: string, now: number): Promise<void> | undefined {
+    const { config } = this;
+    const sid = this.sid as string;
+    const expiresAt = this.expiresAt(now);
+    if (config.store === undefined) {
+      if (!this.canSetHeaders()) return this.cannotSetCookie();
+      this.setSessionCookie(encodeCookiePayload(sid, this.ctime, expiresAt, json), expiresAt, now);
+      this.afterWrite(json, now);
+      return undefined;
+    }
+    return this.saveChanged(config.store, sid, json, expiresAt, now);
+  }
+
+  private async saveChanged(store: SessionStore, sid: string, json: string, expiresAt: number | undefined, now: number): Promise<void> {
+    const ttl = ttlFrom(expiresAt, now);
+    if (store.patch !== undefined) {
+      const patch = diffSessions(parseSessionJson(this.json as string) ?? {}, this.data as SessionRecord);
+      if (patch === undefined) {
+        // Same data in another spelling (a store that reformats JSON): nothing to write.
+        this.json = json;
+        return;
+      }
+      await this.call('patch', store.patch(sid, patch, ttl));
+    } else {
+      await this.call('save', store.save(sid, json, ttl));
+    }
+    this.afterWrite(json, now);
+    // Without maxAge or rolling the cookie does not change: the original sets it for new sessions only.
+    if ((this.config.cookie.maxAge !== undefined || this.config.rolling || this.reissue) && this.canSetHeaders()) {
+      this.setSessionCookie(encodeIdValue(sid, this.ctime, now), expiresAt, now);
+    }
+  }
+
+  private touchDue(now: number): boolean {
+    if (this.config.lifetime === undefined && this.config.maxLifetime === undefined) return false;
+    return this.config.touchAfter <= 0 || this.touched === undefined || now - this.touched >= this.config.touchAfter;
+  }
+
+  private touch(now: number): Promise<void> | undefined {
+    const { config } = this;
+    const sid = this.sid as string;
+    const expiresAt = this.expiresAt(now);
+    if (config.store === undefined) {
+      if (!this.canSetHeaders()) return undefined;
+      this.setSessionCookie(encodeCookiePayload(sid, this.ctime, expiresAt, this.json as string), expiresAt, now);
+      this.touched = now;
+      return undefined;
+    }
+    return this.touchStored(config.store, sid, expiresAt, now);
+  }
+
+  private async touchStored(store: SessionStore, sid: string, expiresAt: number | undefined, now: number): Promise<void> {
+    const ttl = ttlFrom(expiresAt, now);
+    if (store.touch !== undefined) await this.call('touch', store.touch(sid, ttl));
+    else await this.call('save', store.save(sid, this.json as string, ttl));
+    this.touched = now;
+    if (this.canSetHeaders()) this.setSessionCookie(encodeIdValue(sid, this.ctime, now), expiresAt, now);
+  }
+
+  private afterWrite(json: string, now: number): void {
+    this.json = json;
+    this.isNew = false;
+    this.touched = now;
+    this.reissue = false;
+  }
+
+  /** When a write or touch made now stops being valid: the lifetime, capped by maxLifetime. */
+  private expiresAt(now: number): number | undefined {
+    const { lifetime, maxLifetime } = this.config;
+    let expiresAt = lifetime === undefined ? undefined : now + lifetime;
+    if (maxLifetime !== undefined) {
+      const cap = this.ctime + maxLifetime;
+      expiresAt = expiresAt === undefined ? cap : Math.min(expiresAt, cap);
+    }
+    return expiresAt;
+  }
+
+  /** When the session as it stands expires, for re-issuing its cookie unchanged. */
+  private currentExpiry(now: number): number | undefined {
+    if (this.config.store === undefined) return decodeCookiePayload(this.cookieValue as string)?.exp;
+    const base = this.touched ?? now;
+    return this.config.lifetime === undefined ? undefined : base + this.config.lifetime;
+  }
+
+  private cannotSetCookie(): undefined {
+    warnOnce(
+      'KOA_SESSION_STORE_HEADERS_SENT',
+      'koa-session-store: a new or cookie-stored session changed after the response headers were sent, so its cookie could not be set; ' +
+        'call await ctx.saveSession() before streaming or taking over the response',
+    );
+    return undefined;
+  }
+
+  private canSetHeaders(): boolean {
+    return !this.ctx.headerSent && this.ctx.respond !== false;
+  }
+
+  // ---- cookies ---------------------------------------------------------------
+
+  private cookieSecure(): boolean {
+    const { secure } = this.config.cookie;
+    const requestSecure = this.ctx.secure;
+    if (secure === true && !requestSecure) {
+      throw new SessionUsageError(
+        'cookie.secure is true but this request is not HTTPS; behind a TLS-terminating proxy set app.proxy = true so Koa trusts X-Forwarded-Proto',
+      );
+    }
+    return secure ?? requestSecure;
+  }
+
+  private setSessionCookie(value: string, expiresAt: number | undefined, now: number): void {
+    const { config } = this;
+    const cookieMaxAge =
+      config.cookie.maxAge === undefined ? undefined : Math.max(1000, Math.min(config.cookie.maxAge, (expiresAt ?? Infinity) - now));
+    const secure = this.cookieSecure();
+    const headers = [serializeCookie(config.name, value, config.cookie, cookieMaxAge, secure, now)];
+    if (this.keys !== undefined) {
+      const signature = sign(`${config.name}=${value}`, this.keys);
+      headers.push(serializeCookie(config.sigName, signature, config.cookie, cookieMaxAge, secure, now));
+    }
+    const size = headers.reduce((total, header) => total + header.length, 0);
+    if (size > COOKIE_SIZE_LIMIT) {
+      throw new SessionUsageError(
+        `the session cookie would be ${size} bytes (with its attributes and signature cookie), over the ${COOKIE_SIZE_LIMIT} bytes browsers keep; ` +
+          'store less in the session or use a server-side store (MemoryStore, SqliteStore, RedisStore, PostgresStore)',
+      );
+    }
+    appendSetCookies(this.ctx.res, headers, this.keys === undefined ? [config.name] : [config.name, config.sigName], config.cookie.overwrite);
+  }
+
+  private expireCookie(): void {
+    if (!this.canSetHeaders()) return;
+    const { config } = this;
+    const secure = this.cookieSecure();
+    const headers = [serializeCookie(config.name, '', config.cookie, 0, secure, 0)];
+    if (this.keys !== undefined) headers.push(serializeCookie(config.sigName, '', config.cookie, 0, secure, 0));
+    appendSetCookies(this.ctx.res, headers, this.keys === undefined ? [config.name] : [config.name, config.sigName], config.cookie.overwrite);
+  }
+
+  // ---- store calls -------------------------------------------------------------
+
+  /** Normalizes a store call's result, bounds it by storeTimeout, and turns any failure into a 503. */
+  private call<T>(operation: StoreOperation, result: StoreResult<T>): Promise<T> {
+    let pending: Promise<T>;
+    try {
+      pending = settle(result);
+    } catch (error) {
+      return Promise.reject(new SessionStoreError(operation, error));
+    }
+    const timeoutMs = this.config.storeTimeout;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new SessionStoreError(operation, new StoreTimeoutError(operation, timeoutMs)));
+      }, timeoutMs);
+      timer.unref();
+      pending.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(new SessionStoreError(operation, error));
+        },
+      );
+    });
+  }
+}
+
+/** The store's time to live for an entry written at `now`; undefined never expires. */
+function ttlFrom(expiresAt: number | undefined, now: number): number | undefined {
+  return expiresAt === undefined ? undefined : Math.max(1, Math.ceil(expiresAt - now));
+}
+
+/**
+ * The top-level keys whose JSON differs between the session as loaded and as
+ * it is now; undefined when nothing differs.
+ */
+export function diffSessions(before: SessionRecord, after: SessionRecord): SessionPatch | undefined {
+  const set: Record<string, string> = Object.create(null) as Record<string, string>;
+  const unset: string[] = [];
+  let changes = 0;
+  for (const key of Object.keys(after)) {
+    const next = JSON.stringify(after[key]);
+    const existed = Object.prototype.hasOwnProperty.call(before, key);
+    if (next === undefined) {
+      // JSON drops undefined and functions: for the stored object that is a deletion.
+      if (existed) {
+        unset.push(key);
+        changes++;
+      }
+      continue;
+    }
+    if (!existed || JSON.stringify(before[key]) !== next) {
+      set[key] = next;
+      changes++;
+    }
+  }
+  for (const key of Object.keys(before)) {
+    if (!Object.prototype.hasOwnProperty.call(after, key)) {
+      unset.push(key);
+      changes++;
+    }
+  }
+  return changes === 0 ? undefined : { set, unset };
+}

@@ -1,0 +1,38 @@
+import type { Context, Next } from 'koa';
+import { installAccessors, STATE } from './context.js';
+import { cookieMatcher } from './cookie.js';
+import { SessionRequest, type MiddlewareConfig } from './lifecycle.js';
+import { resolveOptions, type SessionOptions } from './options.js';
+
+/** The middleware {@link session} returns; typed loosely enough for Koa 2 and Koa 3 apps alike. */
+export type SessionMiddleware = (ctx: Context, next: Next) => Promise<void>;
+
+/**
+ * Session middleware for Koa 2 and 3.
+ *
+ * ```ts
+ * app.keys = ['a long random secret'];
+ * app.use(session());                       // data in a signed cookie
+ * app.use(session({ store: new MemoryStore() })); // data server-side, id in the cookie
+ * ```
+ */
+export function session(options?: SessionOptions): SessionMiddleware {
+  const resolved = resolveOptions(options);
+  const config: MiddlewareConfig = {
+    ...resolved,
+    valueMatcher: cookieMatcher(resolved.name),
+    sigMatcher: cookieMatcher(resolved.sigName),
+  };
+
+  return async function koaSessionStore(ctx: Context, next: Next): Promise<void> {
+    installAccessors(ctx);
+    const request = new SessionRequest(ctx, config);
+    (ctx as { [STATE]?: SessionRequest })[STATE] = request;
+    const loading = request.begin();
+    if (loading !== undefined) await loading;
+    // When downstream throws, nothing is written (as in 2.0) and its error reaches the client untouched.
+    await next();
+    const writing = request.commit();
+    if (writing !== undefined) await writing;
+  };
+}

@@ -1,0 +1,224 @@
+import { v4 as uuidv4 } from 'uuid';
+import { assertStore, type SessionStore } from './store.js';
+import { warnOnce } from './debug.js';
+
+/** Attributes of the session cookie. Same names and meanings as the `cookies` package's options. */
+export interface SessionCookieOptions {
+  /**
+   * Session lifetime in milliseconds: sets the cookie's Max-Age and Expires, is the store entry's
+   * time to live, and is enforced inside the cookie store's signed payload. Leave it unset for a
+   * browser-session cookie (the store entry then lives for `ttl`).
+   * @default undefined
+   */
+  maxAge?: number;
+  /** @default '/' */
+  path?: string;
+  /** @default undefined (the cookie is sent to the host that set it only) */
+  domain?: string;
+  /**
+   * Send the cookie over HTTPS only. When unset, the cookie is marked Secure whenever the request
+   * is HTTPS as Koa sees it (`ctx.secure`, which honours `X-Forwarded-Proto` when `app.proxy` is true).
+   * Setting `true` on a plain-HTTP request fails the request, as the `cookies` package does.
+   * @default undefined (follows `ctx.secure`)
+   */
+  secure?: boolean;
+  /** Hide the cookie from page scripts. @default true */
+  httpOnly?: boolean;
+  /** @default 'lax' */
+  sameSite?: 'strict' | 'lax' | 'none' | boolean;
+  /** Sign the cookie with `app.keys` (a second `name.sig` cookie, as the `cookies` package does). @default true */
+  signed?: boolean;
+  /** Replace any earlier Set-Cookie of the same name in this response. @default true */
+  overwrite?: boolean;
+  /** @default undefined */
+  priority?: 'low' | 'medium' | 'high';
+  /** CHIPS partitioned cookie; needs `secure`. @default false */
+  partitioned?: boolean;
+}
+
+/** Options of {@link session}. Every one is optional. */
+export interface SessionOptions {
+  /** Name of the session cookie. @default 'koa:sess' */
+  name?: string;
+  /**
+   * Where session data lives: `'cookie'` keeps it in the (signed) cookie itself; an object with
+   * `load`, `save` and `remove` (and optionally `touch`, `patch`) keeps it server-side and the
+   * cookie carries only the session id.
+   * @default 'cookie'
+   */
+  store?: 'cookie' | SessionStore;
+  /** Cookie attributes. @default { signed: true, httpOnly: true, overwrite: true, sameSite: 'lax', path: '/' } */
+  cookie?: SessionCookieOptions;
+  /**
+   * Makes session ids. Ids must be strings of 1 to 128 characters from `[A-Za-z0-9_-]` with at
+   * least 122 bits from a CSPRNG.
+   * @default uuid v4
+   */
+  genid?: () => string;
+  /**
+   * Lifetime in ms of a session whose cookie has no `maxAge` (a browser-session cookie): the store
+   * entry's time to live, and the expiry inside a cookie-store payload. `0` or `Infinity` never expire.
+   * @default 86400000 (one day)
+   */
+  ttl?: number;
+  /** Reset the expiry on every response that carries a session, not only when the data changes. @default false */
+  rolling?: boolean;
+  /**
+   * With `rolling`, skip the reset when the session was written or touched less than this many ms ago,
+   * so a busy user does not cost a store write per request. A tenth of the lifetime is a good value.
+   * @default 0 (reset on every request)
+   */
+  touchAfter?: number;
+  /**
+   * Absolute cap in ms on a session's life counted from its creation; rolling never extends it.
+   * @default undefined (no cap)
+   */
+  maxLifetime?: number;
+  /** A store call that takes longer than this many ms fails the request with 503. @default 5000 */
+  storeTimeout?: number;
+}
+
+/** Options after defaults and validation: what the middleware reads on each request. */
+export interface ResolvedOptions {
+  readonly name: string;
+  readonly sigName: string;
+  /** `undefined` for the cookie store. */
+  readonly store: SessionStore | undefined;
+  readonly cookie: ResolvedCookieOptions;
+  readonly genid: () => string;
+  /** Session lifetime in ms; `undefined` never expires. */
+  readonly lifetime: number | undefined;
+  readonly rolling: boolean;
+  readonly touchAfter: number;
+  readonly maxLifetime: number | undefined;
+  readonly storeTimeout: number;
+}
+
+export interface ResolvedCookieOptions {
+  readonly maxAge: number | undefined;
+  readonly path: string;
+  readonly domain: string | undefined;
+  readonly secure: boolean | undefined;
+  readonly httpOnly: boolean;
+  readonly sameSite: 'strict' | 'lax' | 'none' | false;
+  readonly signed: boolean;
+  readonly overwrite: boolean;
+  readonly priority: 'low' | 'medium' | 'high' | undefined;
+  readonly partitioned: boolean;
+}
+
+export const DEFAULT_TTL = 86_400_000;
+
+// Printable ASCII without ';' and '=' (which would end the name), the same loose rule as the
+// `cookies` package, so the traditional 'koa:sess' stays valid.
+const COOKIE_NAME = /^[\u0021-\u003a\u003c\u003e-\u007e]+$/;
+// Path and domain attribute values: any CHAR except CTLs and ';'.
+const ATTRIBUTE_VALUE = /^[\u0020-\u003a\u003c-\u007e]+$/;
+
+function invalid(option: string, value: unknown, expected: string): TypeError {
+  const shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
+  return new TypeError(`koa-session-store: option ${option} is invalid: ${shown} (expected ${expected})`);
+}
+
+function optionalDuration(option: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
+    throw invalid(option, value, 'a number of milliseconds >= 0');
+  }
+  return value;
+}
+
+function optionalBoolean(option: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw invalid(option, value, 'true or false');
+  return value;
+}
+
+function resolveCookie(cookie: SessionCookieOptions | undefined): ResolvedCookieOptions {
+  if (cookie !== undefined && (cookie === null || typeof cookie !== 'object')) {
+    throw invalid('cookie', cookie, 'an object of cookie attributes');
+  }
+  const input: SessionCookieOptions = cookie ?? {};
+  const maxAge = optionalDuration('cookie.maxAge', input.maxAge);
+  if (maxAge !== undefined && (maxAge === 0 || !Number.isFinite(maxAge))) {
+    throw invalid('cookie.maxAge', maxAge, 'a positive, finite number of milliseconds; leave it unset for a browser-session cookie');
+  }
+  const path = input.path ?? '/';
+  if (typeof path !== 'string' || !ATTRIBUTE_VALUE.test(path)) throw invalid('cookie.path', path, 'a path without ";" or control characters');
+  const domain = input.domain;
+  if (domain !== undefined && (typeof domain !== 'string' || !ATTRIBUTE_VALUE.test(domain))) {
+    throw invalid('cookie.domain', domain, 'a domain name');
+  }
+  let sameSite: ResolvedCookieOptions['sameSite'];
+  const rawSameSite: unknown = input.sameSite;
+  if (rawSameSite === undefined || rawSameSite === 'lax') sameSite = 'lax';
+  else if (rawSameSite === true || rawSameSite === 'strict') sameSite = 'strict';
+  else if (rawSameSite === 'none') sameSite = 'none';
+  else if (rawSameSite === false) sameSite = false;
+  else throw invalid('cookie.sameSite', rawSameSite, "'strict', 'lax', 'none', true or false");
+  const priority: unknown = input.priority;
+  if (priority !== undefined && priority !== 'low' && priority !== 'medium' && priority !== 'high') {
+    throw invalid('cookie.priority', priority, "'low', 'medium' or 'high'");
+  }
+  if (input.secure !== undefined && typeof input.secure !== 'boolean') throw invalid('cookie.secure', input.secure, 'true or false');
+  return {
+    maxAge,
+    path,
+    domain,
+    secure: input.secure,
+    httpOnly: optionalBoolean('cookie.httpOnly', input.httpOnly, true),
+    sameSite,
+    signed: optionalBoolean('cookie.signed', input.signed, true),
+    overwrite: optionalBoolean('cookie.overwrite', input.overwrite, true),
+    priority,
+    partitioned: optionalBoolean('cookie.partitioned', input.partitioned, false),
+  };
+}
+
+/** Applies defaults and validates once, when the factory is called; never mutates `options`. */
+export function resolveOptions(options: SessionOptions | undefined): ResolvedOptions {
+  if (options !== undefined && (options === null || typeof options !== 'object')) {
+    throw invalid('options', options, 'an object');
+  }
+  const input: SessionOptions = options ?? {};
+  const name = input.name ?? 'koa:sess';
+  if (typeof name !== 'string' || !COOKIE_NAME.test(name)) throw invalid('name', name, "a cookie name of printable ASCII without spaces, ';' or '='");
+
+  let store: SessionStore | undefined;
+  if (input.store !== undefined && input.store !== 'cookie') {
+    assertStore(input.store);
+    store = input.store;
+  }
+
+  const cookie = resolveCookie(input.cookie);
+  const genid = input.genid ?? uuidv4;
+  if (typeof genid !== 'function') throw invalid('genid', genid, 'a function returning a session id string');
+
+  const ttl = optionalDuration('ttl', input.ttl) ?? DEFAULT_TTL;
+  const lifetime = cookie.maxAge ?? (ttl === 0 || ttl === Infinity ? undefined : ttl);
+  const maxLifetime = optionalDuration('maxLifetime', input.maxLifetime);
+  if (maxLifetime === 0) throw invalid('maxLifetime', maxLifetime, 'a positive number of milliseconds, or leave it unset');
+  const storeTimeout = optionalDuration('storeTimeout', input.storeTimeout) ?? 5000;
+  if (storeTimeout === 0) throw invalid('storeTimeout', storeTimeout, 'a positive number of milliseconds');
+
+  if (store && !cookie.signed) {
+    warnOnce(
+      'KOA_SESSION_STORE_UNSIGNED',
+      'koa-session-store: cookie.signed is false with a server-side store, so clients can send any session id to try; ' +
+        'unknown ids always get a fresh id, but set app.keys and keep signed cookies in production.',
+    );
+  }
+
+  return {
+    name,
+    sigName: `${name}.sig`,
+    store,
+    cookie,
+    genid,
+    lifetime,
+    rolling: optionalBoolean('rolling', input.rolling, false),
+    touchAfter: optionalDuration('touchAfter', input.touchAfter) ?? 0,
+    maxLifetime,
+    storeTimeout,
+  };
+}

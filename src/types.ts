@@ -1,0 +1,29 @@
+/**
+ * The shape of your session data. Empty here; describe your own keys by
+ * augmenting it, the way express-session users do:
+ *
+ * ```ts
+ * declare module 'koa-session-store' {
+ *   interface SessionData { views: number; userId: string }
+ * }
+ * ```
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface, @typescript-eslint/no-empty-object-type
+export interface SessionData {}
+
+/** What `ctx.session` holds: your declared keys (all optional, since a new session is empty) and any other JSON value. */
+export type Session = Partial<SessionData> & Record<string, unknown>;
+
+declare module 'koa' {
+  interface ExtendableContext {
+    /** The session: a plain object, saved at the end of the request when it changed. Assign `null` to delete it. */
+    get session(): Session;
+    set session(value: Session | null);
+    /** The current session's id (a new session gets its id on first use). */
+    readonly sessionId: string;
+    /** New id, same data; removes the old entry. Call it on login and on any privilege change (session fixation). */
+    regenerateSession(): Promise<void>;
+    /** Persists the session now (before streaming a body); the end of the request then writes only what changed after. */
+    saveSession(): Promise<void>;
+  }
+}
