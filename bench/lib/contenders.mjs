@@ -1,0 +1,173 @@
+// Every contender the bench knows, one entry each. A contender is built inside
+// its own server process by `create(env)`, which returns the session middleware
+// (null for bare Koa) and a `close()` for whatever it opened.
+//
+// Flags: `throughput` / `writers` put it in the default throughput table /
+// concurrent-writers figure, `quick` in `--quick`; `services` lists what must
+// answer (else it is left out with a note); `peer` names the koa-session
+// contender it is compared with. Anything can still be picked with `--only`.
+//
+// Adding one of this package's stores is one `ours(...)` line below.
+import { createRequire } from 'node:module';
+import { loadEntry } from './package.mjs';
+import { koaSessionMapStore, koaSessionRedisStore, mapStore } from './map-store.mjs';
+
+const require = createRequire(import.meta.url);
+
+async function ioredisClient(env) {
+  const { default: Redis } = await import('ioredis');
+  const client = new Redis(env.redisUrl, { maxRetriesPerRequest: 2 });
+  await client.ping();
+  return client;
+}
+
+async function pgPool(env) {
+  const { default: pg } = await import('pg');
+  return new pg.Pool({ connectionString: env.databaseUrl, max: 10 });
+}
+
+/**
+ * A contender running this package's `session` middleware.
+ * `entry` is the dist/esm file that exports `exportName` ('index' for the main
+ * entry, 'redis' for the koa-session-store/redis subpath, …); `store(Export, env)`
+ * returns `{ store, close? }` where `store` is the `store` option.
+ */
+function ours(name, label, { entry = 'index', exportName, store, ...flags }) {
+  return {
+    name,
+    label,
+    family: 'koa-session-store',
+    ...flags,
+    async available() {
+      const index = await loadEntry('index');
+      if (typeof index?.session !== 'function') return 'this package does not export session yet (dist/esm/index.js)';
+      if (exportName === undefined) return null;
+      const module = await loadEntry(entry);
+      if (typeof module?.[exportName] !== 'function') return `src/${entry}.ts does not export ${exportName} yet`;
+      return null;
+    },
+    async create(env) {
+      const index = await loadEntry('index');
+      const Export = exportName === undefined ? undefined : (await loadEntry(entry))[exportName];
+      const made = await store(Export, env);
+      return { middleware: index.session({ store: made.store }), close: made.close };
+    },
+  };
+}
+
+/** koa-session 7 with `store` (undefined = its cookie store) built by `makeStore(env)`. */
+function koaSession(name, label, { makeStore, ...flags }) {
+  return {
+    name,
+    label,
+    family: 'koa-session',
+    ...flags,
+    available: async () => null,
+    async create(env) {
+      const { createSession } = require('koa-session');
+      const made = makeStore === undefined ? {} : await makeStore(env);
+      const options = made.store === undefined ? {} : { store: made.store };
+      return { middleware: createSession(options, env.app), close: made.close };
+    },
+  };
+}
+
+/** koa-generic-session 2 with `makeStore(env)` (undefined = its default MemoryStore). */
+function genericSession(name, label, { makeStore, ...flags }) {
+  return {
+    name,
+    label,
+    family: 'koa-generic-session',
+    ...flags,
+    available: async () => null,
+    async create(env) {
+      const session = require('koa-generic-session');
+      const made = makeStore === undefined ? {} : await makeStore(env);
+      const options = { prefix: env.redisPrefix };
+      if (made.store !== undefined) options.store = made.store;
+      return { middleware: session(options), close: made.close };
+    },
+  };
+}
+
+export const CONTENDERS = [
+  {
+    name: 'bare',
+    label: 'bare Koa (no session)',
+    family: 'koa',
+    throughput: true,
+    quick: true,
+    available: async () => null,
+    create: async () => ({ middleware: null }),
+  },
+
+  // this package
+  ours('kss-cookie', 'koa-session-store, cookie store', {
+    throughput: true, quick: true, peer: 'koa-session-cookie',
+    store: () => ({ store: 'cookie' }),
+  }),
+  ours('kss-encrypted', 'koa-session-store, encrypted cookie store', {
+    throughput: true, peer: 'koa-session-cookie', exportName: 'EncryptedCookieStore',
+    store: (EncryptedCookieStore) => ({ store: new EncryptedCookieStore({ secret: 'bench secret of at least thirty-two chars' }) }),
+  }),
+  ours('kss-map', 'koa-session-store, Map store (no patch)', {
+    throughput: true, quick: true, writers: true, peer: 'koa-session-map',
+    store: () => ({ store: mapStore() }),
+  }),
+  ours('kss-memory', 'koa-session-store, MemoryStore', {
+    throughput: true, writers: true, exportName: 'MemoryStore',
+    store: (MemoryStore) => {
+      const store = new MemoryStore();
+      return { store, close: () => store.close?.() };
+    },
+  }),
+  ours('kss-sqlite', 'koa-session-store, SqliteStore', {
+    writers: true, entry: 'sqlite', exportName: 'SqliteStore',
+    store: (SqliteStore, env) => {
+      const store = new SqliteStore({ path: env.sqlitePath });
+      return { store, close: () => store.close?.() };
+    },
+  }),
+  ours('kss-redis', 'koa-session-store, RedisStore (ioredis)', {
+    throughput: true, writers: true, services: ['redis'], peer: 'koa-session-redis', entry: 'redis', exportName: 'RedisStore',
+    store: async (RedisStore, env) => {
+      const client = await ioredisClient(env);
+      const store = new RedisStore({ client, prefix: env.redisPrefix });
+      return { store, close: async () => { await store.close?.(); await client.quit(); } };
+    },
+  }),
+  ours('kss-postgres', 'koa-session-store, PostgresStore', {
+    writers: true, services: ['postgres'], entry: 'postgres', exportName: 'PostgresStore',
+    store: async (PostgresStore, env) => {
+      const pool = await pgPool(env);
+      const store = new PostgresStore({ pool, schema: env.pgSchema });
+      return { store, close: async () => { await store.close?.(); await pool.end(); } };
+    },
+  }),
+
+  // koa-session 7
+  koaSession('koa-session-cookie', 'koa-session 7, cookie store', { throughput: true, quick: true }),
+  koaSession('koa-session-map', 'koa-session 7, Map external store', {
+    throughput: true, makeStore: () => ({ store: koaSessionMapStore() }),
+  }),
+  koaSession('koa-session-redis', 'koa-session 7, ioredis external store', {
+    throughput: true, writers: true, services: ['redis'],
+    makeStore: async (env) => {
+      const client = await ioredisClient(env);
+      return { store: koaSessionRedisStore(client, env.redisPrefix), close: () => client.quit() };
+    },
+  }),
+
+  // koa-generic-session 2
+  genericSession('kgs-memory', 'koa-generic-session 2, its MemoryStore', { throughput: true }),
+  genericSession('kgs-redis', 'koa-generic-session 2 + koa-redis 4', {
+    throughput: true, writers: true, services: ['redis'],
+    makeStore: (env) => {
+      const redisStore = require('koa-redis');
+      const store = redisStore({ url: env.redisUrl });
+      return { store, close: () => store.client.quit() };
+    },
+  }),
+];
+
+export const BY_NAME = new Map(CONTENDERS.map((contender) => [contender.name, contender]));

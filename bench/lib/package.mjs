@@ -1,0 +1,54 @@
+// Loads this package's code from the built output (dist/esm), building it first
+// when src/ is newer. Built JavaScript rather than tsx keeps a TypeScript loader
+// out of the measured servers.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const SRC = path.join(ROOT, 'src');
+const DIST_ESM = path.join(ROOT, 'dist', 'esm');
+
+function newestMtime(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(full));
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * Makes sure dist/esm is at least as new as src/. Returns a note (string) when
+ * this package cannot be benchmarked, or null when dist is usable.
+ */
+export function ensureBuilt({ build = true } = {}) {
+  if (!existsSync(path.join(SRC, 'index.ts'))) return 'src/index.ts does not exist yet';
+  const distIndex = path.join(DIST_ESM, 'index.js');
+  const fresh = existsSync(distIndex) && statSync(distIndex).mtimeMs >= newestMtime(SRC);
+  if (fresh || !build) return existsSync(distIndex) ? null : 'dist/esm/index.js is missing (run `npm run build`)';
+  process.stderr.write('bench: src/ is newer than dist/, running `node scripts/build.mjs`…\n');
+  try {
+    execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    return null;
+  } catch (error) {
+    const detail = String(error.stderr ?? error.message).trim().split('\n').slice(0, 3).join(' | ');
+    return `the build failed (${detail})`;
+  }
+}
+
+const cache = new Map();
+
+/**
+ * Imports dist/esm/<entry>.js ('index', 'redis', 'sqlite', 'postgres', …).
+ * Resolves to the module namespace, or to null when the file is missing or throws on import.
+ */
+export function loadEntry(entry) {
+  if (!cache.has(entry)) {
+    const file = path.join(DIST_ESM, `${entry}.js`);
+    cache.set(entry, existsSync(file) ? import(pathToFileURL(file).href).catch(() => null) : Promise.resolve(null));
+  }
+  return cache.get(entry);
+}
