@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import { appendSetCookies, COOKIE_SIZE_LIMIT, readCookie, serializeCookie } from './cookie.js';
-import { debug, warnOnce } from './debug.js';
+import { debug } from './debug.js';
 import { SessionStoreError, SessionUsageError, StoreTimeoutError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import {
@@ -21,6 +21,8 @@ import { settle, type SessionPatch, type SessionStore, type StoreResult } from '
 export interface MiddlewareConfig extends ResolvedOptions {
   readonly valueMatcher: RegExp;
   readonly sigMatcher: RegExp;
+  /** Warnings this middleware already gave: each is logged once per middleware, not per request. */
+  readonly warned: Set<string>;
 }
 
 type StoreOperation = SessionStoreError['operation'];
@@ -84,7 +86,7 @@ export class SessionRequest {
   }
 
   private async load(store: SessionStore, contents: CookieContents): Promise<void> {
-    const loaded = await this.call('load', store.load(contents.sid));
+    const loaded = await this.call(store, 'load', contents.sid);
     if (typeof loaded === 'string') {
       this.sid = contents.sid;
       this.json = loaded;
@@ -131,7 +133,7 @@ export class SessionRequest {
     const data = this.getSession() ?? {};
     const store = this.config.store;
     if (store !== undefined && !this.isNew && this.sid !== undefined) {
-      await this.call('remove', store.remove(this.sid));
+      await this.call(store, 'remove', this.sid);
     }
     const staleSids = this.staleSids;
     this.startFresh(Date.now());
@@ -284,7 +286,7 @@ export class SessionRequest {
   private async removeStaleThenCommit(store: SessionStore): Promise<void> {
     const ids = this.staleSids ?? [];
     this.staleSids = undefined;
-    for (const id of ids) await this.call('remove', store.remove(id));
+    for (const id of ids) await this.call(store, 'remove', id);
     await this.commit();
   }
 
@@ -306,7 +308,7 @@ export class SessionRequest {
   }
 
   private async saveNew(store: SessionStore, sid: string, json: string, expiresAt: number | undefined, now: number): Promise<void> {
-    await this.call('save', store.save(sid, json, ttlFrom(expiresAt, now)));
+    await this.call(store, 'save', sid, json, ttlFrom(expiresAt, now));
     this.afterWrite(json, now);
     if (this.canSetHeaders()) this.setSessionCookie(encodeIdValue(sid, this.ctime, now), expiresAt, now);
   }
@@ -333,9 +335,9 @@ export class SessionRequest {
         this.json = json;
         return;
       }
-      await this.call('patch', store.patch(sid, patch, ttl));
+      await this.call(store, 'patch', sid, patch, ttl);
     } else {
-      await this.call('save', store.save(sid, json, ttl));
+      await this.call(store, 'save', sid, json, ttl);
     }
     this.afterWrite(json, now);
     // Without maxAge or rolling the cookie does not change: the original sets it for new sessions only.
@@ -364,8 +366,8 @@ export class SessionRequest {
 
   private async touchStored(store: SessionStore, sid: string, expiresAt: number | undefined, now: number): Promise<void> {
     const ttl = ttlFrom(expiresAt, now);
-    if (store.touch !== undefined) await this.call('touch', store.touch(sid, ttl));
-    else await this.call('save', store.save(sid, this.json as string, ttl));
+    if (store.touch !== undefined) await this.call(store, 'touch', sid, ttl);
+    else await this.call(store, 'save', sid, this.json as string, ttl);
     this.touched = now;
     if (this.canSetHeaders()) this.setSessionCookie(encodeIdValue(sid, this.ctime, now), expiresAt, now);
   }
@@ -396,10 +398,12 @@ export class SessionRequest {
   }
 
   private cannotSetCookie(): undefined {
-    warnOnce(
-      'KOA_SESSION_STORE_HEADERS_SENT',
+    if (this.config.warned.has('headers-sent')) return undefined;
+    this.config.warned.add('headers-sent');
+    process.emitWarning(
       'koa-session-store: a new or cookie-stored session changed after the response headers were sent, so its cookie could not be set; ' +
         'call await ctx.saveSession() before streaming or taking over the response',
+      { code: 'KOA_SESSION_STORE_HEADERS_SENT', type: 'KoaSessionStoreWarning' },
     );
     return undefined;
   }
@@ -453,10 +457,12 @@ export class SessionRequest {
   // ---- store calls -------------------------------------------------------------
 
   /** Normalizes a store call's result, bounds it by storeTimeout, and turns any failure into a 503. */
-  private call<T>(operation: StoreOperation, result: StoreResult<T>): Promise<T> {
+  private call<T>(store: SessionStore, operation: StoreOperation, ...args: unknown[]): Promise<T> {
     let pending: Promise<T>;
     try {
-      pending = settle(result);
+      // Inside the try: a store method that throws synchronously is a failure like any other.
+      const invoke = store[operation] as (this: SessionStore, ...args: unknown[]) => StoreResult<T>;
+      pending = settle(invoke.apply(store, args));
     } catch (error) {
       return Promise.reject(new SessionStoreError(operation, error));
     }

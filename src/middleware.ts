@@ -22,6 +22,7 @@ export function session(options?: SessionOptions): SessionMiddleware {
     ...resolved,
     valueMatcher: cookieMatcher(resolved.name),
     sigMatcher: cookieMatcher(resolved.sigName),
+    warned: new Set(),
   };
 
   return async function koaSessionStore(ctx: Context, next: Next): Promise<void> {
