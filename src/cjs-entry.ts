@@ -1,8 +1,33 @@
 // CommonJS entry: `require('koa-session-store')` returns the factory itself,
-// as 2.0 did, with the named exports hanging off it.
-import { session } from './middleware.js';
+// as 2.0 did, with every named export (and `.session`, `.default`) on it.
 import * as api from './index.js';
 
-const factory = Object.assign(session, { ...api, session, default: session });
+/** Session middleware for Koa: see {@link api.session}. */
+function koaSessionStore(options?: api.SessionOptions): api.SessionMiddleware {
+  return api.session(options);
+}
 
-export = factory;
+// Types for `import session = require('koa-session-store')` users; the values are attached below.
+// eslint-disable-next-line @typescript-eslint/no-namespace
+declare namespace koaSessionStore {
+  const session: typeof api.session;
+  const MemoryStore: typeof api.MemoryStore;
+  const SessionStoreError: typeof api.SessionStoreError;
+  const SessionUsageError: typeof api.SessionUsageError;
+  const StoreTimeoutError: typeof api.StoreTimeoutError;
+  type MemoryStore = api.MemoryStore;
+  type SessionOptions = api.SessionOptions;
+  type SessionCookieOptions = api.SessionCookieOptions;
+  type SessionMiddleware = api.SessionMiddleware;
+  type SessionStore = api.SessionStore;
+  type SessionPatch = api.SessionPatch;
+  type StoreResult<T> = api.StoreResult<T>;
+  type Thunk<T> = api.Thunk<T>;
+  type SessionData = api.SessionData;
+  type Session = api.Session;
+  type MemoryStoreOptions = api.MemoryStoreOptions;
+}
+
+Object.assign(koaSessionStore, api, { default: koaSessionStore });
+
+export = koaSessionStore;
