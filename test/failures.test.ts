@@ -35,7 +35,7 @@ function failingStore(method: 'load' | 'save' | 'remove' | 'touch', failure: Fai
 }
 
 for (const { label, Koa } of KOA_VERSIONS) {
-  async function start(store: SessionStore, options: SessionOptions = {}) {
+  const start = async (store: SessionStore, options: SessionOptions = {}) => {
     const app = makeApp(Koa, ['k1']);
     app.use(session({ store, storeTimeout: 150, ...options }));
     app.use((ctx) => {
@@ -45,7 +45,7 @@ for (const { label, Koa } of KOA_VERSIONS) {
       ctx.body = 'ok';
     });
     return listen(app);
-  }
+  };
 
   describe(`${label}: store failures`, () => {
     for (const failure of FAILURES) {

@@ -8,7 +8,7 @@ import { signedCookie } from './support/sign.js';
 import { countingStore } from './support/stores.js';
 
 for (const { label, Koa } of KOA_VERSIONS) {
-  async function start(options: SessionOptions, keys: string[] | null = ['k1'], proxy = false) {
+  const start = async (options: SessionOptions, keys: string[] | null = ['k1'], proxy = false) => {
     const app = makeApp(Koa, keys);
     app.proxy = proxy;
     app.use(session(options));
@@ -18,7 +18,7 @@ for (const { label, Koa } of KOA_VERSIONS) {
       ctx.body = { id: ctx.sessionId, session: ctx.session };
     });
     return { ...(await listen(app)), app };
-  }
+  };
 
   describe(`${label}: session ids`, () => {
     for (const [what, genid] of [
