@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { CONTENDERS, BY_NAME } from './lib/contenders.mjs';
+import { BY_NAME, CONTENDERS, unavailable } from './lib/contenders.mjs';
 import { pickLoadgen, runLoad } from './lib/loadgen.mjs';
 import { ensureBuilt, ROOT } from './lib/package.mjs';
 import { killAll, pinning, startServer } from './lib/processes.mjs';
@@ -147,28 +147,26 @@ const services = await probeServices();
 if (!services.redis) notes.push(`Redis is not reachable at ${REDIS_URL}: contenders that need it are left out (set REDIS_URL)`);
 if (!services.postgres) notes.push(`PostgreSQL is not reachable at ${DATABASE_URL}: contenders that need it are left out (set DATABASE_URL)`);
 
-/** null when the contender can run here, else why not. */
-async function whyNot(contender) {
-  if (contender.family === 'koa-session-store' && buildNote) return buildNote;
-  for (const service of contender.services ?? []) if (!services[service]) return `${service} is down`;
-  return contender.available();
-}
-
+/** Splits contenders into those that can run and those left out ({ contender, reason }). */
 async function usable(contenders) {
   const keep = [];
+  const leftOut = [];
   for (const contender of contenders) {
-    const reason = await whyNot(contender);
+    const reason = await unavailable(contender, { services, buildNote });
     if (reason === null) keep.push(contender);
-    else notes.push(`left out ${contender.name}: ${reason}`);
+    else {
+      leftOut.push({ contender, reason });
+      notes.push(`left out ${contender.name}: ${reason}`);
+    }
   }
-  return keep;
+  return { keep, leftOut };
 }
 
 const pin = pinning();
 if (pin.note) notes.push(pin.note);
 const loadgen = doThroughput ? pickLoadgen(argv.loadgen) : null;
-const throughputContenders = doThroughput ? await usable(pickThroughput) : [];
-const writerContenders = doWriters ? await usable(pickWriters.filter((c) => !throughputContenders.includes(c) || true)) : [];
+const throughputContenders = doThroughput ? (await usable(pickThroughput)).keep : [];
+const { keep: writerContenders, leftOut: writersLeftOut } = doWriters ? await usable(pickWriters) : { keep: [], leftOut: [] };
 for (const note of [...new Set(notes)]) log(`note: ${note}`);
 
 function machine() {
@@ -281,6 +279,9 @@ try {
       writers.push(entry);
     }
   }
+  for (const { contender, reason } of writersLeftOut) {
+    writers.push({ contender: contender.name, label: contender.label, kept: [], failed: 0, error: `not available (${reason})` });
+  }
 
   // Report.
   const info = machine();
@@ -288,7 +289,7 @@ try {
   out('');
   out(`# koa-session-store bench, ${new Date().toISOString()}`);
   out('');
-  out(`Machine: ${info.cpu}, ${info.cores} cores, ${info.os}, Node ${info.node}. ${doThroughput ? `Load: ${info.loadgen}, ${options.connections} connections, ` : ''}${info.pinned}.`);
+  out(`Machine: ${info.cpu}, ${info.cores} cores, ${info.os}, Node ${info.node}. ${doThroughput ? `Load: ${info.loadgen}, ${options.connections} connections, ${info.pinned}.` : ''}`.trimEnd());
   out(`Command: node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trimEnd());
   if (rows.length > 0) {
     out('');

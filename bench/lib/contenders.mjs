@@ -50,7 +50,7 @@ function ours(name, label, { entry = 'index', exportName, store, ...flags }) {
       const index = await loadEntry('index');
       const Export = exportName === undefined ? undefined : (await loadEntry(entry))[exportName];
       const made = await store(Export, env);
-      return { middleware: index.session({ store: made.store }), close: made.close };
+      return { middleware: index.session({ store: made.store }), store: made.store, close: made.close };
     },
   };
 }
@@ -171,3 +171,13 @@ export const CONTENDERS = [
 ];
 
 export const BY_NAME = new Map(CONTENDERS.map((contender) => [contender.name, contender]));
+
+/**
+ * null when `contender` can run here, else why not. `services` is probeServices()'s
+ * answer; `buildNote` is ensureBuilt()'s (null when dist/ is usable).
+ */
+export async function unavailable(contender, { services, buildNote }) {
+  if (contender.family === 'koa-session-store' && buildNote) return buildNote;
+  for (const service of contender.services ?? []) if (!services[service]) return `${service} is down`;
+  return contender.available();
+}

@@ -1,0 +1,76 @@
+// Drives a Koa app's request handler in-process with real node:http request and
+// response objects on a socket that discards what is written: the whole Koa and
+// middleware path runs, minus the kernel and the HTTP parser.
+import http from 'node:http';
+import net from 'node:net';
+import { cookieHeader } from './cookies.mjs';
+
+// An unconnected net.Socket whose write() completes at once. (A stream.Duplex
+// stand-in would be simpler, but node:http keeps such sockets reachable after
+// the response, which turns a memory check into a leak of the harness.)
+function nullSocket(capture) {
+  const socket = new net.Socket();
+  socket.written = capture ? '' : null;
+  socket.write = function write(chunk, encoding, callback) {
+    if (this.written !== null && chunk) this.written += typeof chunk === 'string' ? chunk : chunk.toString();
+    const done = typeof encoding === 'function' ? encoding : callback;
+    if (done) process.nextTick(done);
+    return true;
+  };
+  return socket;
+}
+
+function makeRequest(cookie, capture) {
+  const socket = nullSocket(capture);
+  const req = new http.IncomingMessage(socket);
+  req.method = 'GET';
+  req.url = '/';
+  req.httpVersionMajor = 1;
+  req.httpVersionMinor = 1;
+  req.httpVersion = '1.1';
+  req.headers = cookie ? { host: 'bench.local', cookie } : { host: 'bench.local' };
+  const res = new http.ServerResponse(req);
+  res.assignSocket(socket);
+  return { req, res, socket };
+}
+
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Returns `{ send(cookie), hit(cookie), loop(cookie, n) }` for `app`:
+ * - `send` resolves to { status, body, cookie } (for setting up a session);
+ * - `hit` is one request, nothing inspected, resolving when Koa has responded;
+ * - `loop` is the measured path (see below).
+ */
+export function fakeClient(app) {
+  const handle = app.callback();
+  return {
+    async send(cookie) {
+      const { req, res, socket } = makeRequest(cookie, true);
+      await handle(req, res);
+      await new Promise((resolve) => setImmediate(resolve));
+      const raw = socket.written ?? '';
+      const body = raw.slice(raw.indexOf('\r\n\r\n') + 4);
+      const setCookie = res.getHeader('set-cookie');
+      return { status: res.statusCode, body, cookie: cookieHeader(Array.isArray(setCookie) ? setCookie : setCookie ? [String(setCookie)] : []) };
+    },
+    hit(cookie) {
+      const { req, res } = makeRequest(cookie, false);
+      return handle(req, res);
+    },
+    /**
+     * `n` requests one after another. Every 64 requests (and at the end) the
+     * event loop gets a turn: Koa finishes each response in a setImmediate
+     * (on-finished), and a loop of bare awaits would pile those up unmeasured
+     * and keep every request's objects alive until it stops.
+     */
+    async loop(cookie, n) {
+      for (let i = 1; i <= n; i += 1) {
+        const { req, res } = makeRequest(cookie, false);
+        await handle(req, res);
+        if ((i & 63) === 0) await turn();
+      }
+      await turn();
+    },
+  };
+}
