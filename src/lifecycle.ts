@@ -192,32 +192,29 @@ export class SessionRequest {
     return contents;
   }
 
-  /** Makes `data` an object: decodes the cookie store's payload or parses the loaded JSON. */
+  /** Cookie store: takes the id, times and JSON text from the request's cookie; parsing waits for first access. */
+  private adoptCookieSession(): void {
+    const contents = this.readSessionCookie();
+    if (contents?.json === undefined) return;
+    this.sid = contents.sid;
+    this.ctime = contents.ctime ?? Date.now();
+    this.json = contents.json;
+    this.isNew = false;
+    const { lifetime } = this.config;
+    if (contents.exp !== undefined && lifetime !== undefined) this.touched = contents.exp - lifetime;
+  }
+
+  /** Makes `data` an object: parses the session's JSON (from the cookie or the store), or starts fresh. */
   private materialize(): void {
-    const { config } = this;
-    if (config.store === undefined) {
-      const contents = this.cookieRead ? undefined : this.readSessionCookie();
-      const data = contents?.json === undefined ? undefined : parseSessionJson(contents.json);
-      if (contents === undefined || data === undefined) {
-        this.startFresh(Date.now());
-        return;
-      }
-      this.sid = contents.sid;
-      this.ctime = contents.ctime ?? Date.now();
-      this.json = contents.json;
-      this.isNew = false;
-      if (contents.exp !== undefined && config.lifetime !== undefined) this.touched = contents.exp - config.lifetime;
-      this.data = data;
-      return;
-    }
-    if (this.json === undefined) {
+    if (this.config.store === undefined && !this.cookieRead) this.adoptCookieSession();
+    if (this.isNew || this.json === undefined) {
       this.startFresh(Date.now());
       return;
     }
     const data = parseSessionJson(this.json);
     if (data === undefined) {
-      // Leave the bad entry in place for inspection; never log its content.
-      debug('store returned data that is not a JSON object (%d chars); starting a fresh session', this.json.length);
+      // Leave a bad store entry in place for inspection; never log its content.
+      debug('session JSON is not a JSON object (%d chars); starting a fresh session', this.json.length);
       this.startFresh(Date.now());
       return;
     }
@@ -261,8 +258,11 @@ export class SessionRequest {
       return undefined;
     }
     if (this.data === undefined) {
+      // Never accessed, so unchanged: only a rolling reset or a key-rotation reissue can be due,
+      // and neither needs the data parsed or serialized.
       if (!config.rolling && !this.reissue) return undefined;
-      this.materialize();
+      if (config.store === undefined && !this.cookieRead) this.adoptCookieSession();
+      return this.isNew ? undefined : this.commitUnchanged(Date.now());
     }
     const json = JSON.stringify(this.data);
     const now = Date.now();
@@ -275,7 +275,11 @@ export class SessionRequest {
       return this.writeNew(json, now);
     }
     if (json !== this.json) return this.writeChanged(json, now);
-    if (config.rolling && this.touchDue(now)) return this.touch(now);
+    return this.commitUnchanged(now);
+  }
+
+  private commitUnchanged(now: number): Promise<void> | undefined {
+    if (this.config.rolling && this.touchDue(now)) return this.touch(now);
     if (this.reissue && this.cookieValue !== undefined) {
       this.reissue = false;
       this.setSessionCookie(this.cookieValue, this.currentExpiry(now), now);
