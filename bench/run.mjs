@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BY_NAME, CONTENDERS, unavailable } from './lib/contenders.mjs';
 import { pickLoadgen, runLoad } from './lib/loadgen.mjs';
-import { ensureBuilt, ROOT } from './lib/package.mjs';
+import { ensureBuilt, ROOT, snapshotDist } from './lib/package.mjs';
 import { killAll, pinning, startServer } from './lib/processes.mjs';
 import { peerMatrix, ratioMatrix, summarize, throughputTable, writersTable } from './lib/report.mjs';
 import { cleanRedis, DATABASE_URL, postgresQuery, probeServices, REDIS_URL, runTag } from './lib/services.mjs';
@@ -122,12 +122,16 @@ function envFor(contender, label) {
   };
 }
 
+// Filled in below; declared first so an early Ctrl-C cleans up what exists.
+let services = { redis: false, postgres: false };
+let removeSnapshot = () => {};
 let cleaned = false;
 async function cleanup() {
   if (cleaned) return;
   cleaned = true;
   killAll();
   rmSync(tmpDir, { recursive: true, force: true });
+  removeSnapshot();
   if (services.redis) await cleanRedis(redisPrefix).catch((error) => log(`bench: could not clean Redis keys ${redisPrefix}*: ${error.message}`));
   if (pgSchemaCreated) {
     await postgresQuery(`DROP SCHEMA IF EXISTS "${pgSchema}" CASCADE`).catch((error) => log(`bench: could not drop schema ${pgSchema}: ${error.message}`));
@@ -143,7 +147,8 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 const notes = [];
 const buildNote = ensureBuilt({ build: argv['no-build'] !== true });
 if (buildNote) notes.push(`koa-session-store contenders: ${buildNote}`);
-const services = await probeServices();
+if (!buildNote) removeSnapshot = snapshotDist();
+services = await probeServices();
 if (!services.redis) notes.push(`Redis is not reachable at ${REDIS_URL}: contenders that need it are left out (set REDIS_URL)`);
 if (!services.postgres) notes.push(`PostgreSQL is not reachable at ${DATABASE_URL}: contenders that need it are left out (set DATABASE_URL)`);
 

@@ -2,7 +2,7 @@
 // when src/ is newer. Built JavaScript rather than tsx keeps a TypeScript loader
 // out of the measured servers.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -39,6 +39,20 @@ export function ensureBuilt({ build = true } = {}) {
   }
 }
 
+/**
+ * Copies dist/esm to bench/results/.dist-<pid>/esm (inside the repo, so its
+ * imports still resolve node_modules) and points loadEntry there, in this
+ * process and the servers it starts. A long run then measures one build
+ * throughout, even if someone rebuilds dist/ (npm test does) meanwhile.
+ * Returns a function that removes the copy.
+ */
+export function snapshotDist() {
+  const target = path.join(ROOT, 'bench', 'results', `.dist-${process.pid}`, 'esm');
+  cpSync(DIST_ESM, target, { recursive: true });
+  process.env.KSBENCH_DIST = target;
+  return () => rmSync(path.dirname(target), { recursive: true, force: true });
+}
+
 const cache = new Map();
 
 /**
@@ -47,7 +61,7 @@ const cache = new Map();
  */
 export function loadEntry(entry) {
   if (!cache.has(entry)) {
-    const file = path.join(DIST_ESM, `${entry}.js`);
+    const file = path.join(process.env.KSBENCH_DIST ?? DIST_ESM, `${entry}.js`);
     cache.set(entry, existsSync(file) ? import(pathToFileURL(file).href).catch(() => null) : Promise.resolve(null));
   }
   return cache.get(entry);
