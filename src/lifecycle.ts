@@ -82,11 +82,14 @@ export class SessionRequest {
     if (this.config.store === undefined) return undefined;
     const contents = this.readSessionCookie();
     if (contents === undefined) return undefined;
-    return this.load(this.config.store, contents);
+    // A store answering with plain values (MemoryStore, a Map) costs no promise and no timer.
+    const loading = this.invoke(this.config.store, 'load', contents.sid);
+    if (loading instanceof Promise) return loading.then((loaded) => this.adoptLoaded(contents, loaded));
+    this.adoptLoaded(contents, loading);
+    return undefined;
   }
 
-  private async load(store: SessionStore, contents: CookieContents): Promise<void> {
-    const loaded = await this.call(store, 'load', contents.sid);
+  private adoptLoaded(contents: CookieContents, loaded: unknown): void {
     if (typeof loaded === 'string') {
       this.sid = contents.sid;
       this.json = loaded;
@@ -133,7 +136,7 @@ export class SessionRequest {
     const data = this.getSession() ?? {};
     const store = this.config.store;
     if (store !== undefined && !this.isNew && this.sid !== undefined) {
-      await this.call(store, 'remove', this.sid);
+      await this.invoke(store, 'remove', this.sid);
     }
     const staleSids = this.staleSids;
     this.startFresh(Date.now());
@@ -290,7 +293,7 @@ export class SessionRequest {
   private async removeStaleThenCommit(store: SessionStore): Promise<void> {
     const ids = this.staleSids ?? [];
     this.staleSids = undefined;
-    for (const id of ids) await this.call(store, 'remove', id);
+    for (const id of ids) await this.invoke(store, 'remove', id);
     await this.commit();
   }
 
@@ -311,8 +314,14 @@ export class SessionRequest {
     return this.saveNew(config.store, sid, json, expiresAt, now);
   }
 
-  private async saveNew(store: SessionStore, sid: string, json: string, expiresAt: number | undefined, now: number): Promise<void> {
-    await this.call(store, 'save', sid, json, ttlFrom(expiresAt, now));
+  private saveNew(store: SessionStore, sid: string, json: string, expiresAt: number | undefined, now: number): Promise<void> | undefined {
+    const saving = this.invoke(store, 'save', sid, json, ttlFrom(expiresAt, now));
+    if (saving instanceof Promise) return saving.then(() => this.savedNew(sid, json, expiresAt, now));
+    this.savedNew(sid, json, expiresAt, now);
+    return undefined;
+  }
+
+  private savedNew(sid: string, json: string, expiresAt: number | undefined, now: number): void {
     this.afterWrite(json, now);
     if (this.canSetHeaders()) this.setSessionCookie(encodeIdValue(sid, this.ctime, now), expiresAt, now);
   }
@@ -330,19 +339,26 @@ export class SessionRequest {
     return this.saveChanged(config.store, sid, json, expiresAt, now);
   }
 
-  private async saveChanged(store: SessionStore, sid: string, json: string, expiresAt: number | undefined, now: number): Promise<void> {
+  private saveChanged(store: SessionStore, sid: string, json: string, expiresAt: number | undefined, now: number): Promise<void> | undefined {
     const ttl = ttlFrom(expiresAt, now);
+    let writing: unknown;
     if (store.patch !== undefined) {
       const patch = diffSessions(parseSessionJson(this.json as string) ?? {}, this.data as SessionRecord);
       if (patch === undefined) {
         // Same data in another spelling (a store that reformats JSON): nothing to write.
         this.json = json;
-        return;
+        return undefined;
       }
-      await this.call(store, 'patch', sid, patch, ttl);
+      writing = this.invoke(store, 'patch', sid, patch, ttl);
     } else {
-      await this.call(store, 'save', sid, json, ttl);
+      writing = this.invoke(store, 'save', sid, json, ttl);
     }
+    if (writing instanceof Promise) return writing.then(() => this.savedChanged(sid, json, expiresAt, now));
+    this.savedChanged(sid, json, expiresAt, now);
+    return undefined;
+  }
+
+  private savedChanged(sid: string, json: string, expiresAt: number | undefined, now: number): void {
     this.afterWrite(json, now);
     // Without maxAge or rolling the cookie does not change: the original sets it for new sessions only.
     if ((this.config.cookie.maxAge !== undefined || this.config.rolling || this.reissue) && this.canSetHeaders()) {
@@ -368,10 +384,16 @@ export class SessionRequest {
     return this.touchStored(config.store, sid, expiresAt, now);
   }
 
-  private async touchStored(store: SessionStore, sid: string, expiresAt: number | undefined, now: number): Promise<void> {
+  private touchStored(store: SessionStore, sid: string, expiresAt: number | undefined, now: number): Promise<void> | undefined {
     const ttl = ttlFrom(expiresAt, now);
-    if (store.touch !== undefined) await this.call(store, 'touch', sid, ttl);
-    else await this.call(store, 'save', sid, this.json as string, ttl);
+    const touching =
+      store.touch !== undefined ? this.invoke(store, 'touch', sid, ttl) : this.invoke(store, 'save', sid, this.json as string, ttl);
+    if (touching instanceof Promise) return touching.then(() => this.touchedStored(sid, expiresAt, now));
+    this.touchedStored(sid, expiresAt, now);
+    return undefined;
+  }
+
+  private touchedStored(sid: string, expiresAt: number | undefined, now: number): void {
     this.touched = now;
     if (this.canSetHeaders()) this.setSessionCookie(encodeIdValue(sid, this.ctime, now), expiresAt, now);
   }
@@ -460,16 +482,24 @@ export class SessionRequest {
 
   // ---- store calls -------------------------------------------------------------
 
-  /** Normalizes a store call's result, bounds it by storeTimeout, and turns any failure into a 503. */
-  private call<T>(store: SessionStore, operation: StoreOperation, ...args: unknown[]): Promise<T> {
-    let pending: Promise<T>;
+  /**
+   * Calls a store method and turns any failure into a 503. A plain value (a
+   * synchronous store) is returned as it is; a promise, thunk or generator
+   * becomes a promise bounded by storeTimeout.
+   */
+  private invoke(store: SessionStore, operation: StoreOperation, ...args: unknown[]): unknown {
+    let result: unknown;
     try {
-      // Inside the try: a store method that throws synchronously is a failure like any other.
-      const invoke = store[operation] as (this: SessionStore, ...args: unknown[]) => StoreResult<T>;
-      pending = settle(invoke.apply(store, args));
+      const method = store[operation] as (this: SessionStore, ...args: unknown[]) => StoreResult<unknown>;
+      result = method.apply(store, args);
     } catch (error) {
-      return Promise.reject(new SessionStoreError(operation, error));
+      throw new SessionStoreError(operation, error);
     }
+    if (result === null || (typeof result !== 'object' && typeof result !== 'function')) return result;
+    return this.bounded(operation, settle(result));
+  }
+
+  private bounded<T>(operation: StoreOperation, pending: Promise<T>): Promise<T> {
     const timeoutMs = this.config.storeTimeout;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
