@@ -253,25 +253,34 @@ export class PostgresStore implements SessionStore {
   async #withClient<T>(operation: string, work: (query: QueryFunction) => Promise<T>): Promise<T> {
     const limit = this.#queryTimeout;
     const deadline = limit > 0 ? Date.now() + limit : Infinity;
-    let client: PoolClient;
-    try {
-      client = await checkout(this.#pool, limit);
-    } catch (error) {
-      throw failure(operation, error, this.#names, limit);
-    }
-    const query: QueryFunction = (text, values) => {
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) return Promise.reject(new Error('Query read timeout'));
-      return client.query({ text, ...(values ? { values } : {}), ...(limit > 0 ? { query_timeout: remaining } : {}) });
-    };
-    try {
-      const result = await work(query);
-      client.release();
-      return result;
-    } catch (error) {
-      // Destroyed, not reused: after a timeout or inside a failed transaction the connection is in an unknown state.
-      client.release(error instanceof Error ? error : true);
-      throw failure(operation, error, this.#names, limit);
+    for (let attempt = 1; ; attempt += 1) {
+      let client: PoolClient;
+      try {
+        client = await checkout(this.#pool, deadline === Infinity ? 0 : Math.max(1, deadline - Date.now()));
+      } catch (error) {
+        throw failure(operation, error, this.#names, limit);
+      }
+      const query: QueryFunction = (text, values) => {
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) return Promise.reject(new Error('Query read timeout'));
+        return client.query({ text, ...(values ? { values } : {}), ...(limit > 0 ? { query_timeout: remaining } : {}) });
+      };
+      try {
+        const result = await work(query);
+        client.release();
+        return result;
+      } catch (error) {
+        // Destroyed, not reused: after a timeout or inside a failed transaction the connection is in an unknown state.
+        client.release(error instanceof Error ? error : true);
+        // A pool hands out idle connections the server has dropped (restart, failover, pg_terminate_backend)
+        // before it notices. Every operation here is idempotent (an upsert, a delete, a patch that sets given
+        // values), so one more try on a fresh connection is safe, and spares the request a failure.
+        if (attempt === 1 && isConnectionLost(error) && Date.now() < deadline) {
+          debug('PostgresStore %s: connection lost, retrying once', operation);
+          continue;
+        }
+        throw failure(operation, error, this.#names, limit);
+      }
     }
   }
 }
@@ -331,6 +340,16 @@ function failure(operation: string, error: unknown, names: PostgresNames, limit:
   return new Error(`koa-session-store: PostgreSQL ${operation} failed (${message}); check that PostgreSQL is reachable and the table usable`, {
     cause: error,
   });
+}
+
+/** SQLSTATE classes 08 (connection exception) and 57P0x (server shutting down, backend terminated). */
+const CONNECTION_LOST_CODE = /^(08|57P0)/;
+
+/** Whether the connection broke (rather than the statement failing on a healthy one). */
+function isConnectionLost(error: unknown): boolean {
+  if (CONNECTION_LOST_CODE.test(codeOf(error))) return true;
+  const message = error instanceof Error ? error.message : '';
+  return /Connection terminated|not queryable|ECONNRESET|EPIPE/.test(message);
 }
 
 function codeOf(error: unknown): string {
