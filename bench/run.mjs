@@ -11,7 +11,7 @@ import { BY_NAME, CONTENDERS, unavailable } from './lib/contenders.mjs';
 import { pickLoadgen, runLoad } from './lib/loadgen.mjs';
 import { ensureBuilt, ROOT, snapshotDist } from './lib/package.mjs';
 import { killAll, pinning, startServer } from './lib/processes.mjs';
-import { peerMatrix, ratioMatrix, summarize, throughputTable, writersTable } from './lib/report.mjs';
+import { legend, peerMatrix, ratioMatrix, summarize, throughputTable, writersTable } from './lib/report.mjs';
 import { cleanRedis, DATABASE_URL, postgresQuery, probeServices, REDIS_URL, runTag } from './lib/services.mjs';
 import { writersOnce } from './lib/writers.mjs';
 
@@ -312,6 +312,8 @@ try {
       out('');
       out(peers);
     }
+    out('');
+    out(legend(throughputContenders));
   }
   if (writers.length > 0) {
     out('');

@@ -93,12 +93,17 @@ export function peerMatrix(rows, workloads) {
 /** The concurrent-writers figure: keys kept out of 50 per contender. */
 export function writersTable(writers) {
   return table(
-    ['contender', 'keys kept out of 50 (median)', 'min–max', 'runs', 'failed requests'],
+    ['contender', 'what', 'keys kept out of 50 (median)', 'min–max', 'runs', 'failed requests'],
     writers.map((w) =>
       w.error
-        ? [w.contender, w.error, '', '', '']
-        : [w.contender, String(median(w.kept)), `${Math.min(...w.kept)}–${Math.max(...w.kept)}`, String(w.kept.length), String(w.failed)],
+        ? [w.contender, w.label, w.error, '', '', '']
+        : [w.contender, w.label, String(median(w.kept)), `${Math.min(...w.kept)}–${Math.max(...w.kept)}`, String(w.kept.length), String(w.failed)],
     ),
-    ['l', 'r', 'r', 'r', 'r'],
+    ['l', 'l', 'r', 'r', 'r', 'r'],
   );
+}
+
+/** What each short contender name in the tables stands for. */
+export function legend(contenders) {
+  return contenders.map((c) => `- \`${c.name}\`: ${c.label}`).join('\n');
 }
