@@ -34,6 +34,8 @@ const DEFAULT_SWEEP_INTERVAL = 60_000;
  * servers do not share them. Use `SqliteStore`, `RedisStore` or `PostgresStore`
  * in production.
  */
+// Methods answer with plain values, not promises: the middleware then handles a
+// request without a single promise or timer for the store.
 export class MemoryStore implements SessionStore {
   readonly #max: number;
   /** Insertion order is access order: the first key is the least recently used. */
@@ -55,7 +57,7 @@ export class MemoryStore implements SessionStore {
     return this.#entries.size;
   }
 
-  async load(sid: string): Promise<string | undefined> {
+  load(sid: string): string | undefined {
     const entry = this.#live(sid);
     if (!entry) return undefined;
     // A read is a use: move the session to the most recently used end.
@@ -64,20 +66,20 @@ export class MemoryStore implements SessionStore {
     return entry.json;
   }
 
-  async save(sid: string, json: string, ttlMs?: number): Promise<void> {
+  save(sid: string, json: string, ttlMs?: number): void {
     this.#put(sid, { json, expiresAt: expiryOf(ttlMs) });
   }
 
-  async remove(sid: string): Promise<void> {
+  remove(sid: string): void {
     this.#entries.delete(sid);
   }
 
-  async touch(sid: string, ttlMs?: number): Promise<void> {
+  touch(sid: string, ttlMs?: number): void {
     const entry = this.#live(sid);
     if (entry) this.#put(sid, { json: entry.json, expiresAt: expiryOf(ttlMs) });
   }
 
-  async patch(sid: string, patch: SessionPatch, ttlMs?: number): Promise<void> {
+  patch(sid: string, patch: SessionPatch, ttlMs?: number): void {
     const entry = this.#live(sid);
     // A session destroyed, regenerated or expired meanwhile stays gone.
     if (!entry) return;
@@ -85,7 +87,7 @@ export class MemoryStore implements SessionStore {
   }
 
   /** Stops the sweep and drops every session. */
-  async close(): Promise<void> {
+  close(): void {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     this.#entries.clear();
