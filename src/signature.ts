@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 /** What Koa accepts as `app.keys`: an array of secrets, or a Keygrip-like object. */
 export type AppKeys = ReadonlyArray<string | Buffer> | KeygripLike;
@@ -16,7 +16,27 @@ interface KeygripLike {
  */
 export function sign(data: string, keys: AppKeys): string {
   if (isKeygrip(keys)) return keys.sign(data);
-  return createHmac('sha1', keys[0] as string | Buffer).update(data).digest('base64url');
+  return hmac(keys[0] as string | Buffer, data);
+}
+
+// Importing a secret as a KeyObject once saves a key setup on every HMAC. Keys
+// are looked up by value, so mutating or replacing app.keys just works.
+const keyObjects = new Map<string, KeyObject>();
+
+function hmac(key: string | Buffer, data: string): string {
+  let secret: string | Buffer | KeyObject = key;
+  if (typeof key === 'string') {
+    secret = keyObjects.get(key) ?? createKeyObject(key);
+  }
+  return createHmac('sha1', secret).update(data).digest('base64url');
+}
+
+function createKeyObject(key: string): KeyObject {
+  const secret = createSecretKey(Buffer.from(key, 'utf8'));
+  // Apps have a handful of keys; the bound only guards against keys made per request.
+  if (keyObjects.size >= 64) keyObjects.clear();
+  keyObjects.set(key, secret);
+  return secret;
 }
 
 /**
@@ -30,9 +50,8 @@ export function verify(data: string, signature: string, keys: AppKeys): number {
   if (signature.length !== 27) return -1;
   const given = Buffer.from(signature, 'latin1');
   for (let i = 0; i < keys.length; i++) {
-    const expected = createHmac('sha1', keys[i] as string | Buffer).update(data).digest();
-    const expectedText = Buffer.from(expected.toString('base64url'), 'latin1');
-    if (timingSafeEqual(given, expectedText)) return i;
+    const expected = Buffer.from(hmac(keys[i] as string | Buffer, data), 'latin1');
+    if (timingSafeEqual(given, expected)) return i;
   }
   return -1;
 }
