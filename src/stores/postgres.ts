@@ -225,8 +225,15 @@ export class PostgresStore implements SessionStore {
     if (this.#closed) {
       throw new Error('koa-session-store: this PostgresStore is closed; create a new PostgresStore to use the database again');
     }
-    if (this.#createTable) await this.#ensureTable();
-    return this.#withClient(operation, work);
+    if (!this.#createTable) return this.#withClient(operation, work);
+    await this.#ensureTable();
+    try {
+      return await this.#withClient(operation, work);
+    } catch (error) {
+      // The table went away after the store made sure of it (dropped by hand, a test reset): make it again next time.
+      if (MISSING_TABLE.has(codeOf((error as Error).cause))) this.#tableReady = undefined;
+      throw error;
+    }
   }
 
   #ensureTable(): Promise<void> {
@@ -333,7 +340,7 @@ function failure(operation: string, error: unknown, names: PostgresNames, limit:
   }
   if (MISSING_TABLE.has(codeOf(error))) {
     return new Error(
-      `koa-session-store: PostgreSQL ${operation} failed: the table ${names.table} does not exist (${message}); create it with the SQL from postgresTableSql(), or leave the createTable option of PostgresStore on`,
+      `koa-session-store: PostgreSQL ${operation} failed: the table ${names.table} does not exist (${message}); create it with the SQL from postgresTableSql(), or let the store create it (option createTable of PostgresStore, on by default)`,
       { cause: error },
     );
   }
@@ -363,9 +370,10 @@ function codeOf(error: unknown): string {
  * values); new ones are the caller's JSON text, checked to be valid first.
  */
 function patchedJson(current: string, drop: readonly string[], pairs: readonly string[]): string {
-  const parsed: unknown = JSON.parse(current);
+  // JSON.parse's messages quote the text around the error, which is session data: never let them out.
+  const parsed = parseOrNull(current);
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new TypeError('koa-session-store: PostgresStore.patch found a stored session that is not a JSON object');
+    throw new TypeError('koa-session-store: PostgresStore.patch found a stored session that is not a JSON object; it was left as it is');
   }
   const data = parsed as Record<string, unknown>;
   const dropped = new Set(drop);
@@ -375,8 +383,19 @@ function patchedJson(current: string, drop: readonly string[], pairs: readonly s
   }
   for (const pair of pairs) parts.push(pair);
   const text = `{${parts.join(',')}}`;
-  JSON.parse(text); // A malformed value in the patch must fail here, not be stored.
+  // A malformed value in the patch must fail here, not be stored.
+  if (parseOrNull(text) === null) {
+    throw new TypeError('koa-session-store: PostgresStore.patch got a value in set that is not valid JSON text; nothing was written');
+  }
   return text;
+}
+
+function parseOrNull(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
 }
 
 function idOf(sid: string): string {

@@ -150,63 +150,66 @@ export class SqliteStore implements SessionStore {
     }
   }
 
-  /** Resolves to the stored JSON string, or null when the row is missing or expired. */
-  async load(sid: string): Promise<string | null> {
-    const prepared = await this.#open();
-    const data = prepared.load.get({ sid: idOf(sid), now: Date.now() });
-    return typeof data === 'string' ? data : null;
+  /** The stored JSON string, or null when the row is missing or expired. */
+  load(sid: string): string | null | Promise<string | null> {
+    return this.#call((prepared) => {
+      const data = prepared.load.get({ sid: idOf(sid), now: Date.now() });
+      return typeof data === 'string' ? data : null;
+    });
   }
 
   /** Inserts or replaces the row; without `ttlMs` it never expires. */
-  async save(sid: string, json: string, ttlMs?: number): Promise<void> {
-    if (typeof json !== 'string') {
-      throw new TypeError(`koa-session-store: SqliteStore.save needs the session as a JSON string, got ${describe(json)}`);
-    }
-    const prepared = await this.#open();
-    prepared.save.run({ sid: idOf(sid), data: json, expiresAt: expiresAt(ttlMs) });
+  save(sid: string, json: string, ttlMs?: number): void | Promise<void> {
+    return this.#call((prepared) => {
+      if (typeof json !== 'string') {
+        throw new TypeError(`koa-session-store: SqliteStore.save needs the session as a JSON string, got ${describe(json)}`);
+      }
+      prepared.save.run({ sid: idOf(sid), data: json, expiresAt: expiresAt(ttlMs) });
+    });
   }
 
   /** Deletes the row; a missing one is fine. */
-  async remove(sid: string): Promise<void> {
-    const prepared = await this.#open();
-    prepared.remove.run({ sid: idOf(sid) });
+  remove(sid: string): void | Promise<void> {
+    return this.#call((prepared) => {
+      prepared.remove.run({ sid: idOf(sid) });
+    });
   }
 
   /** Sets a live row's expiry to `ttlMs` from now (never, without `ttlMs`); a missing or expired row stays gone. */
-  async touch(sid: string, ttlMs?: number): Promise<void> {
-    const prepared = await this.#open();
-    prepared.touch.run({ sid: idOf(sid), now: Date.now(), expiresAt: expiresAt(ttlMs) });
+  touch(sid: string, ttlMs?: number): void | Promise<void> {
+    return this.#call((prepared) => {
+      prepared.touch.run({ sid: idOf(sid), now: Date.now(), expiresAt: expiresAt(ttlMs) });
+    });
   }
 
   /**
    * Applies `patch` to a live row in one UPDATE and resets its expiry to
    * `ttlMs` from now. Keys not named by the patch keep their exact text.
-   * Resolves to false, having written nothing, when the row is missing or expired.
+   * False, having written nothing, when the row is missing or expired.
    */
-  async patch(sid: string, patch: SessionPatch, ttlMs?: number): Promise<boolean> {
-    const id = idOf(sid);
-    const expiry = expiresAt(ttlMs);
-    const setKeys = Object.keys(patch.set);
-    const pairs: string[] = [];
-    for (const key of setKeys) {
-      const value = patch.set[key];
-      if (typeof value !== 'string') {
-        throw new TypeError(
-          `koa-session-store: SqliteStore.patch needs each value of set as JSON text, got ${describe(value)} for key ${JSON.stringify(key)}`,
-        );
+  patch(sid: string, patch: SessionPatch, ttlMs?: number): boolean | Promise<boolean> {
+    return this.#call((prepared) => {
+      const setKeys = Object.keys(patch.set);
+      const pairs: string[] = [];
+      for (const key of setKeys) {
+        const value = patch.set[key];
+        if (typeof value !== 'string') {
+          throw new TypeError(
+            `koa-session-store: SqliteStore.patch needs each value of set as JSON text, got ${describe(value)} for key ${JSON.stringify(key)}`,
+          );
+        }
+        // JSON.stringify quotes any key, __proto__ or lone surrogates included; the value is JSON text already.
+        pairs.push(`${JSON.stringify(key)}:${value}`);
       }
-      // JSON.stringify quotes any key, __proto__ or lone surrogates included; the value is JSON text already.
-      pairs.push(`${JSON.stringify(key)}:${value}`);
-    }
-    const prepared = await this.#open();
-    const result = prepared.patch.run({
-      sid: id,
-      now: Date.now(),
-      expiresAt: expiry,
-      drop: JSON.stringify([...patch.unset, ...setKeys]),
-      add: pairs.length > 0 ? pairs.join(',') : null,
+      const result = prepared.patch.run({
+        sid: idOf(sid),
+        now: Date.now(),
+        expiresAt: expiresAt(ttlMs),
+        drop: JSON.stringify([...patch.unset, ...setKeys]),
+        add: pairs.length > 0 ? pairs.join(',') : null,
+      });
+      return result.changes > 0;
     });
-    return result.changes > 0;
   }
 
   /**
@@ -251,12 +254,29 @@ export class SqliteStore implements SessionStore {
     if (prepared.db.open) prepared.db.close();
   }
 
+  /**
+   * Runs `work` on the prepared statements. better-sqlite3 is synchronous, so
+   * once the database is open the answer is a plain value (or a thrown error),
+   * which the middleware uses without a promise or a timer; only calls made
+   * while a `path` is still opening get a promise.
+   */
+  #call<T>(work: (prepared: Prepared) => T): T | Promise<T> {
+    if (this.#closed) return Promise.reject(closedError());
+    if (this.#prepared) return work(this.#prepared);
+    return this.#ready.then((prepared) => {
+      if (this.#closed) throw closedError();
+      return work(prepared);
+    });
+  }
+
   async #open(): Promise<Prepared> {
-    if (this.#closed) {
-      throw new Error('koa-session-store: this SqliteStore is closed; create a new SqliteStore to use the database again');
-    }
+    if (this.#closed) throw closedError();
     return this.#prepared ?? (await this.#ready);
   }
+}
+
+function closedError(): Error {
+  return new Error('koa-session-store: this SqliteStore is closed; create a new SqliteStore to use the database again');
 }
 
 /** Loads better-sqlite3 only now, so that nobody who does not use SQLite needs it installed. */

@@ -201,7 +201,7 @@ describe('SqliteStore as an operator sees it', () => {
     await store.save('malformed', '{"a":1}', 60_000);
     const set = Object.create(null) as Record<string, string>;
     set.b = '{not json';
-    await assert.rejects(store.patch('malformed', { set, unset: ['a'] }, 60_000));
+    await assert.rejects(async () => store.patch('malformed', { set, unset: ['a'] }, 60_000));
     assert.equal(rowOf(raw, 'malformed')?.data, '{"a":1}');
   });
 
@@ -343,7 +343,7 @@ describe('SqliteStore options and close', () => {
     await store.close();
     assert.equal(db.open, true);
     assert.equal(db.prepare('SELECT count(*) FROM sessions').pluck().get(), 1);
-    await assert.rejects(store.load('s'), /SqliteStore is closed/);
+    await assert.rejects(async () => store.load('s'), /SqliteStore is closed/);
     await store.close(); // A second close is harmless.
     db.close();
   });
@@ -360,18 +360,39 @@ describe('SqliteStore options and close', () => {
     raw.close();
   });
 
+  it('answers with plain values, not promises, once its database is open', async () => {
+    const db = new Database(':memory:');
+    const store = new SqliteStore({ db });
+    assert.equal(store.save('s', '{"a":1}', 60_000), undefined);
+    assert.equal(store.load('s'), '{"a":1}');
+    assert.equal(store.patch('s', patchOf({ b: 2 }), 60_000), true);
+    assert.equal(store.touch('s', 60_000), undefined);
+    assert.equal(store.remove('s'), undefined);
+    assert.equal(store.load('s'), null);
+    await store.close();
+    db.close();
+
+    const path = newFile();
+    const opening = new SqliteStore({ path });
+    const first = opening.load('s');
+    assert.ok(first instanceof Promise, 'a call made while the file is still opening gets a promise');
+    assert.equal(await first, null);
+    assert.equal(opening.load('s'), null, 'once open, a plain value');
+    await opening.close();
+  });
+
   it('reports a path it cannot open on the first call, with the path and a fix', async () => {
     const store = new SqliteStore({ path: join(dir, 'no-such-folder', 'x.db') });
-    await assert.rejects(store.load('s'), /could not open the database file .*no-such-folder.*check the path/);
+    await assert.rejects(async () => store.load('s'), /could not open the database file .*no-such-folder.*check the path/);
     await store.close();
   });
 
   it('rejects a non-string session, a bad ttl and a non-string id', async () => {
     const db = new Database(':memory:');
     const store = new SqliteStore({ db });
-    await assert.rejects(store.save('s', { a: 1 } as unknown as string), /needs the session as a JSON string/);
-    await assert.rejects(store.save('s', '{}', -5), /time to live/);
-    await assert.rejects(store.load(42 as unknown as string), /session id must be a string/);
+    await assert.rejects(async () => store.save('s', { a: 1 } as unknown as string), /needs the session as a JSON string/);
+    await assert.rejects(async () => store.save('s', '{}', -5), /time to live/);
+    await assert.rejects(async () => store.load(42 as unknown as string), /session id must be a string/);
     await store.close();
     db.close();
   });
