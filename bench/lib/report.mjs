@@ -32,10 +32,14 @@ export function summarize(runs, contenders, workloads) {
       const mine = runs.filter((r) => r.workload === workload && r.contender === contender.name);
       if (mine.length === 0) continue;
       const ratios = [];
+      const cpuRatios = [];
       const peerRatios = [];
       for (const run of mine) {
         const bare = find(run.round, workload, 'bare');
-        if (bare) ratios.push(run.rps / bare.rps);
+        if (bare) {
+          ratios.push(run.rps / bare.rps);
+          cpuRatios.push(bare.cpuUsPerReq / run.cpuUsPerReq);
+        }
         const peer = contender.peer && find(run.round, workload, contender.peer);
         if (peer) peerRatios.push(run.rps / peer.rps);
       }
@@ -48,7 +52,8 @@ export function summarize(runs, contenders, workloads) {
         p99Ms: median(mine.map((r) => r.p99Ms)),
         ratioToBare: median(ratios),
         cpuUsPerReq: median(mine.map((r) => r.cpuUsPerReq)),
-        failed: mine.reduce((sum, r) => sum + r.failed + r.serverErrors, 0),
+        cpuRatioToBare: median(cpuRatios),
+        failed: mine.reduce((sum, r) => sum + r.failed, 0),
         peer: contender.peer ?? null,
         ratioToPeer: median(peerRatios),
       });
@@ -60,9 +65,18 @@ export function summarize(runs, contenders, workloads) {
 /** The main table: one row per workload × contender. */
 export function throughputTable(rows) {
   return table(
-    ['workload', 'contender', 'req/s', '× bare', 'p99 ms', 'CPU µs/req', 'failed'],
-    rows.map((r) => [r.workload, r.contender, fmt.int(r.rps), fmt.ratio(r.ratioToBare), fmt.ms(r.p99Ms), fmt.int(r.cpuUsPerReq), String(r.failed)]),
-    ['l', 'l', 'r', 'r', 'r', 'r', 'r'],
+    ['workload', 'contender', 'req/s', '× bare', 'p99 ms', 'CPU µs/req', '× bare by CPU', 'failed'],
+    rows.map((r) => [
+      r.workload,
+      r.contender,
+      fmt.int(r.rps),
+      fmt.ratio(r.ratioToBare),
+      fmt.ms(r.p99Ms),
+      fmt.int(r.cpuUsPerReq),
+      fmt.ratio(r.cpuRatioToBare),
+      String(r.failed),
+    ]),
+    ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r'],
   );
 }
 
