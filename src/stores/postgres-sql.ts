@@ -1,7 +1,7 @@
 // The SQL of PostgresStore. Expiry is always computed by the server (now() +
 // ttl), so a clock difference between app servers and the database never
 // makes a session live longer or shorter than its ttl.
-import { quoteIdentifier } from './sql-common.js';
+import { expiryIndexName, quoteIdentifier } from './sql-common.js';
 
 const STORE = 'PostgresStore';
 
@@ -21,7 +21,7 @@ export function postgresNames(schema: unknown, table: unknown): PostgresNames {
   return {
     schema: quotedSchema,
     table: `${quotedSchema}.${quotedTable}`,
-    index: quoteIdentifier(STORE, 'table', `${table as string}_expires_at`.slice(0, 63)),
+    index: expiryIndexName(table as string),
   };
 }
 

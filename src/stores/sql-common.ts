@@ -1,6 +1,7 @@
 // Checks shared by the SQL stores. Table and schema names end up inside SQL
 // text (identifiers cannot be bound as parameters), so they are validated
 // against a strict pattern first and only then double-quoted.
+import { createHash } from 'node:crypto';
 
 /** Letters, digits and `_`, not starting with a digit: a name that needs no escaping in SQLite or PostgreSQL. */
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -19,6 +20,19 @@ export function quoteIdentifier(store: string, option: string, value: unknown): 
   }
   // Quoted, so that reserved words such as "order" or "user" work and the case is kept.
   return `"${value}"`;
+}
+
+/**
+ * The name of the expiry index of `table` (a valid identifier), quoted:
+ * `<table>_expires_at`, kept within the length limit. A long table name is
+ * shortened with a hash of the whole name, so two long names sharing a prefix
+ * still get two indexes, and the index never takes the table's own name.
+ */
+export function expiryIndexName(table: string): string {
+  const suffix = '_expires_at';
+  if (table.length + suffix.length <= MAX_IDENTIFIER_LENGTH) return `"${table}${suffix}"`;
+  const hash = createHash('sha256').update(table).digest('hex').slice(0, 8);
+  return `"${table.slice(0, MAX_IDENTIFIER_LENGTH - suffix.length - hash.length - 1)}_${hash}${suffix}"`;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { debug } from '../debug.js';
 import type { SessionPatch, SessionStore } from '../store.js';
-import { describe, intervalOf, quoteIdentifier, ttlOf } from './sql-common.js';
+import { describe, expiryIndexName, intervalOf, quoteIdentifier, ttlOf } from './sql-common.js';
 import { sqliteStatementsSql, sqliteTableSql } from './sqlite-sql.js';
 
 /** An open better-sqlite3 database. */
@@ -111,7 +111,7 @@ export class SqliteStore implements SessionStore {
       );
     }
     const table = quoteIdentifier(STORE, 'table', options.table ?? DEFAULTS.table);
-    const index = quoteIdentifier(STORE, 'table', `${options.table ?? DEFAULTS.table}_expires_at`.slice(0, 63));
+    const index = expiryIndexName(options.table ?? DEFAULTS.table);
     const sweepInterval = intervalOf(STORE, 'sweepInterval', options.sweepInterval, DEFAULTS.sweepInterval);
     this.table = options.table ?? DEFAULTS.table;
 

@@ -307,6 +307,23 @@ describe('PostgresStore table creation and options', { skip }, () => {
     await store.close();
   });
 
+  it('works with table names of the longest length allowed, each with its own expiry index', async () => {
+    const schema = schemaFor('long');
+    const pool = newPool(2);
+    const long = ['a', 'b'].map((last) => `${'x'.repeat(62)}${last}`);
+    for (const table of long) {
+      const store = new PostgresStore({ pool, schema, table });
+      await store.save('s', '{}', 60_000);
+      assert.equal(await store.load('s'), '{}');
+      await store.close();
+    }
+    const indexed = await sql(`SELECT tablename FROM pg_indexes WHERE schemaname = $1 AND indexdef LIKE '%(expires_at)' ORDER BY tablename`, [schema]);
+    assert.deepEqual(
+      indexed.map((row) => row.tablename),
+      long,
+    );
+  });
+
   it('leaves the pool open on close and rejects calls after close', async () => {
     const pool = newPool(1);
     const store = new PostgresStore({ pool, schema: schemaFor('close') });

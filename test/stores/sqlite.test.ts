@@ -315,6 +315,15 @@ describe('SqliteStore options and close', () => {
     await store.save('s', '{"t":1}');
     assert.equal(rowOf(db, 's', 'Web_Sessions2')?.data, '{"t":1}');
     await store.close();
+    // Names of the longest length allowed, sharing all but their last character, get a table and an index each.
+    const long = ['a', 'b'].map((last) => `${'x'.repeat(62)}${last}`);
+    for (const table of long) {
+      const longStore = new SqliteStore({ db, table });
+      await longStore.save('s', `{"t":"${table}"}`);
+      await longStore.close();
+    }
+    const indexes = db.prepare(`SELECT tbl_name FROM sqlite_master WHERE type = 'index' AND sql LIKE '%expires_at%' ORDER BY tbl_name`).pluck().all();
+    assert.deepEqual(indexes, ['Web_Sessions2', ...long]);
     db.close();
   });
 
