@@ -15,7 +15,7 @@ describe('settle()', () => {
 
   it('accepts thenables that are not native promises', async () => {
     const thenable = { then: (resolve: (value: string) => void) => resolve('from thenable') };
-    assert.equal(await settle(thenable), 'from thenable');
+    assert.equal(await settle(thenable as unknown as PromiseLike<string>), 'from thenable');
   });
 
   it('runs a thunk and settles once even when it calls back twice', async () => {
@@ -71,16 +71,16 @@ describe('store methods in the middleware', () => {
   it('uses the first answer of a load thunk that calls back twice, and still answers 200', async () => {
     const map = new Map<string, string>();
     const store: SessionStore = {
-      load: (sid) => (callback) => {
+      load: (sid) => (callback: (error: unknown, value?: string) => void) => {
         callback(null, map.get(sid));
         callback(null, '{"wrong":true}');
       },
-      save: (sid, json) => (callback) => {
+      save: (sid, json) => (callback: (error: unknown) => void) => {
         map.set(sid, json);
         callback(null);
         callback(null);
       },
-      remove: (sid) => (callback) => {
+      remove: (sid) => (callback: (error: unknown) => void) => {
         map.delete(sid);
         callback(null);
       },
