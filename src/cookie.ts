@@ -22,30 +22,24 @@ export function readCookie(header: string | undefined, matcher: RegExp): string 
 }
 
 /**
- * One `Set-Cookie` header value. Attribute spelling follows the `cookies`
- * package, plus Max-Age beside Expires for clients that prefer it.
- * `maxAge` undefined makes a browser-session cookie; 0 expires the cookie now.
+ * The attribute part of a `Set-Cookie` header (everything after `name=value`),
+ * built once and shared by the session cookie and its signature. Spelling
+ * follows the `cookies` package, plus Max-Age beside Expires for clients that
+ * prefer it. `maxAge` undefined makes a browser-session cookie; 0 expires it now.
  */
-export function serializeCookie(
-  name: string,
-  value: string,
-  options: ResolvedCookieOptions,
-  maxAge: number | undefined,
-  secure: boolean,
-  now: number,
-): string {
-  let header = `${name}=${value}; path=${options.path}`;
-  if (maxAge === 0) header += `; expires=${EXPIRED}`;
+export function cookieAttributes(options: ResolvedCookieOptions, maxAge: number | undefined, secure: boolean, now: number): string {
+  let attributes = `; path=${options.path}`;
+  if (maxAge === 0) attributes += `; expires=${EXPIRED}`;
   else if (maxAge !== undefined) {
-    header += `; max-age=${Math.floor(maxAge / 1000)}; expires=${new Date(now + maxAge).toUTCString()}`;
+    attributes += `; max-age=${Math.floor(maxAge / 1000)}; expires=${new Date(now + maxAge).toUTCString()}`;
   }
-  if (options.domain !== undefined) header += `; domain=${options.domain}`;
-  if (options.priority !== undefined) header += `; priority=${options.priority}`;
-  if (options.sameSite !== false) header += `; samesite=${options.sameSite}`;
-  if (secure) header += '; secure';
-  if (options.httpOnly) header += '; httponly';
-  if (options.partitioned) header += '; partitioned';
-  return header;
+  if (options.domain !== undefined) attributes += `; domain=${options.domain}`;
+  if (options.priority !== undefined) attributes += `; priority=${options.priority}`;
+  if (options.sameSite !== false) attributes += `; samesite=${options.sameSite}`;
+  if (secure) attributes += '; secure';
+  if (options.httpOnly) attributes += '; httponly';
+  if (options.partitioned) attributes += '; partitioned';
+  return attributes;
 }
 
 /**
@@ -54,13 +48,12 @@ export function serializeCookie(
  */
 export function appendSetCookies(res: ServerResponse, headers: readonly string[], names: readonly string[], overwrite: boolean): void {
   const existing = res.getHeader('Set-Cookie');
-  let list: string[];
-  if (existing === undefined) list = [];
-  else if (Array.isArray(existing)) list = existing.slice();
-  else list = [String(existing)];
-  if (overwrite && list.length > 0) {
-    list = list.filter((entry) => !names.some((name) => entry.startsWith(`${name}=`)));
+  if (existing === undefined) {
+    res.setHeader('Set-Cookie', headers as string[]);
+    return;
   }
+  let list = Array.isArray(existing) ? existing.slice() : [String(existing)];
+  if (overwrite) list = list.filter((entry) => !names.some((name) => entry.startsWith(`${name}=`)));
   for (const header of headers) list.push(header);
   res.setHeader('Set-Cookie', list);
 }

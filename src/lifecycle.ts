@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import { appendSetCookies, COOKIE_SIZE_LIMIT, readCookie, serializeCookie } from './cookie.js';
+import { appendSetCookies, cookieAttributes, COOKIE_SIZE_LIMIT, readCookie } from './cookie.js';
 import { debug } from './debug.js';
 import { SessionStoreError, SessionUsageError, StoreTimeoutError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
@@ -21,6 +21,8 @@ import { settle, type SessionPatch, type SessionStore, type StoreResult } from '
 export interface MiddlewareConfig extends ResolvedOptions {
   readonly valueMatcher: RegExp;
   readonly sigMatcher: RegExp;
+  /** The cookie names this middleware writes: the session cookie and, when signed, its signature. */
+  readonly names: readonly string[];
   /** Warnings this middleware already gave: each is logged once per middleware, not per request. */
   readonly warned: Set<string>;
 }
@@ -455,29 +457,34 @@ export class SessionRequest {
     const { config } = this;
     const cookieMaxAge =
       config.cookie.maxAge === undefined ? undefined : Math.max(1000, Math.min(config.cookie.maxAge, (expiresAt ?? Infinity) - now));
-    const secure = this.cookieSecure();
-    const headers = [serializeCookie(config.name, value, config.cookie, cookieMaxAge, secure, now)];
-    if (this.keys !== undefined) {
-      const signature = sign(`${config.name}=${value}`, this.keys);
-      headers.push(serializeCookie(config.sigName, signature, config.cookie, cookieMaxAge, secure, now));
+    const attributes = cookieAttributes(config.cookie, cookieMaxAge, this.cookieSecure(), now);
+    const main = `${config.name}=${value}${attributes}`;
+    if (this.keys === undefined) {
+      this.checkSize(main.length);
+      appendSetCookies(this.ctx.res, [main], config.names, config.cookie.overwrite);
+      return;
     }
-    const size = headers.reduce((total, header) => total + header.length, 0);
-    if (size > COOKIE_SIZE_LIMIT) {
-      throw new SessionUsageError(
-        `the session cookie would be ${size} bytes (with its attributes and signature cookie), over the ${COOKIE_SIZE_LIMIT} bytes browsers keep; ` +
-          'store less in the session or use a server-side store (MemoryStore, SqliteStore, RedisStore, PostgresStore)',
-      );
-    }
-    appendSetCookies(this.ctx.res, headers, this.keys === undefined ? [config.name] : [config.name, config.sigName], config.cookie.overwrite);
+    const signature = `${config.sigName}=${sign(`${config.name}=${value}`, this.keys)}${attributes}`;
+    this.checkSize(main.length + signature.length);
+    appendSetCookies(this.ctx.res, [main, signature], config.names, config.cookie.overwrite);
+  }
+
+  /** Browsers drop a cookie over the limit silently; failing loudly keeps the user's data. */
+  private checkSize(size: number): void {
+    if (size <= COOKIE_SIZE_LIMIT) return;
+    throw new SessionUsageError(
+      `the session cookie would be ${size} bytes (with its attributes and signature cookie), over the ${COOKIE_SIZE_LIMIT} bytes browsers keep; ` +
+        'store less in the session or use a server-side store (MemoryStore, SqliteStore, RedisStore, PostgresStore)',
+    );
   }
 
   private expireCookie(): void {
     if (!this.canSetHeaders()) return;
     const { config } = this;
-    const secure = this.cookieSecure();
-    const headers = [serializeCookie(config.name, '', config.cookie, 0, secure, 0)];
-    if (this.keys !== undefined) headers.push(serializeCookie(config.sigName, '', config.cookie, 0, secure, 0));
-    appendSetCookies(this.ctx.res, headers, this.keys === undefined ? [config.name] : [config.name, config.sigName], config.cookie.overwrite);
+    const attributes = cookieAttributes(config.cookie, 0, this.cookieSecure(), 0);
+    const headers = [`${config.name}=${attributes}`];
+    if (this.keys !== undefined) headers.push(`${config.sigName}=${attributes}`);
+    appendSetCookies(this.ctx.res, headers, config.names, config.cookie.overwrite);
   }
 
   // ---- store calls -------------------------------------------------------------

@@ -22,6 +22,7 @@ export function session(options?: SessionOptions): SessionMiddleware {
     ...resolved,
     valueMatcher: cookieMatcher(resolved.name),
     sigMatcher: cookieMatcher(resolved.sigName),
+    names: resolved.cookie.signed ? [resolved.name, resolved.sigName] : [resolved.name],
     warned: new Set(),
   };
 
