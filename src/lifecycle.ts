@@ -347,9 +347,10 @@ export class SessionRequest {
     if (store.patch !== undefined) {
       const patch = diffSessions(parseSessionJson(this.json as string) ?? {}, this.data as SessionRecord);
       if (patch === undefined) {
-        // Same data in another spelling (a store that reformats JSON): nothing to write.
+        // Same data in another spelling (PostgreSQL's jsonb reformats it): nothing to write,
+        // but a rolling touch or a key-rotation reissue may still be due.
         this.json = json;
-        return undefined;
+        return this.commitUnchanged(now);
       }
       writing = this.invoke(store, 'patch', sid, patch, ttl);
     } else {
