@@ -5,6 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
+// Paths below are relative to the repository root, wherever this is run from.
+process.chdir(new URL('..', import.meta.url).pathname);
 const require = createRequire(import.meta.url);
 const tsc = require.resolve('typescript/bin/tsc');
 
