@@ -62,13 +62,15 @@ export function script(source: string): Script {
 /**
  * Runs `lua` on the single key `key`. Each Cluster node caches scripts on its
  * own, and a restart or SCRIPT FLUSH empties the cache, so NOSCRIPT is an
- * ordinary answer here and is retried once with EVAL.
+ * ordinary answer here and is retried once with EVAL, unless the caller has
+ * given up meanwhile (`abandoned()`): a write nobody waits for any more must
+ * not land later than writes that came after it.
  */
-export async function evalScript(run: RunCommand, lua: Script, key: string, argv: string[]): Promise<unknown> {
+export async function evalScript(run: RunCommand, lua: Script, key: string, argv: string[], abandoned: () => boolean): Promise<unknown> {
   try {
     return await run(key, ['EVALSHA', lua.sha, '1', key, ...argv]);
   } catch (error) {
-    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT') || abandoned()) throw error;
     return run(key, ['EVAL', lua.source, '1', key, ...argv]);
   }
 }

@@ -23,6 +23,9 @@ export interface RedisStoreOptions {
    * How long, in milliseconds, each operation may wait for Redis before it rejects,
    * so an unreachable Redis fails the request instead of hanging it (ioredis and
    * node-redis queue commands while they reconnect). `0` turns the limit off.
+   *
+   * The limit ends the wait, not the command: one already sent may still be
+   * applied when Redis answers again, exactly as with the clients' own timeouts.
    * @default 2000
    */
   commandTimeout?: number;
@@ -113,7 +116,7 @@ export class RedisStore implements SessionStore {
   async save(sid: string, json: string, ttlMs?: number): Promise<void> {
     const key = this.key(sid);
     if (typeof json !== 'string') {
-      throw new TypeError(`koa-session-store: RedisStore.save needs the session as a JSON string, got ${describe(json)}`);
+      throw new TypeError(`koa-session-store: RedisStore.save needs the session as a JSON string, got ${typeof json}`);
     }
     const ttl = ttlArgument(ttlMs);
     const args = ttl === undefined ? ['SET', key, json] : ['SET', key, json, 'PX', ttl];
@@ -149,13 +152,13 @@ export class RedisStore implements SessionStore {
       const value = patch.set[name];
       if (typeof value !== 'string') {
         throw new TypeError(
-          `koa-session-store: RedisStore.patch needs each value of set as JSON text, got ${describe(value)} for key ${JSON.stringify(name)}`,
+          `koa-session-store: RedisStore.patch needs each value of set as JSON text, got ${typeof value} for key ${JSON.stringify(name)}`,
         );
       }
       argv.push(JSON.stringify(name), value);
     }
     for (const name of patch.unset) argv.push(JSON.stringify(name));
-    const applied = await this.run('EVALSHA', () => evalScript(this.send, PATCH, key, argv));
+    const applied = await this.run('EVALSHA', (abandoned) => evalScript(this.send, PATCH, key, argv, abandoned));
     return Number(applied) === 1;
   }
 
@@ -169,13 +172,16 @@ export class RedisStore implements SessionStore {
 
   private key(sid: string): string {
     if (typeof sid !== 'string') {
-      throw new TypeError(`koa-session-store: a session id must be a string, got ${describe(sid)}`);
+      throw new TypeError(`koa-session-store: a session id must be a string, got ${typeof sid}`);
     }
     return this.prefix + sid;
   }
 
-  /** Runs one Redis operation under the command timeout, naming the command in any error. */
-  private run<T>(command: string, operation: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one Redis operation under the command timeout, naming the command in
+   * any error. `operation` may ask whether the caller has stopped waiting.
+   */
+  private run<T>(command: string, operation: (abandoned: () => boolean) => Promise<T>): Promise<T> {
     if (this.closed) {
       return Promise.reject(new Error('koa-session-store: this RedisStore is closed; create a new RedisStore to use Redis again'));
     }
@@ -185,9 +191,10 @@ export class RedisStore implements SessionStore {
         cause: error,
       });
     };
+    let timedOut = false;
     let pending: Promise<T>;
     try {
-      pending = operation();
+      pending = operation(() => timedOut);
     } catch (error) {
       pending = Promise.reject(error);
     }
@@ -195,6 +202,7 @@ export class RedisStore implements SessionStore {
     if (limit === 0) return pending.then(undefined, failed);
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
+        timedOut = true;
         reject(
           new Error(
             `koa-session-store: Redis did not answer ${command} within ${limit} ms; check that Redis is reachable, or raise the commandTimeout option of RedisStore`,

@@ -19,10 +19,18 @@ const STOP_GRACE_MS = 5_000;
 /** Children still running and folders still present, for the exit-time safety net. */
 const liveChildren = new Set<ChildProcess>();
 const liveDirs = new Set<string>();
-process.once('exit', () => {
+function killEverything(): void {
   for (const child of liveChildren) child.kill('SIGKILL');
   for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
-});
+}
+process.once('exit', killEverything);
+// A test runner that times out or is interrupted signals the test process, which skips 'exit' handlers.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    killEverything();
+    process.kill(process.pid, signal);
+  });
+}
 
 /** A port nobody listens on right now (the kernel's pick). */
 export function freePort(): Promise<number> {
