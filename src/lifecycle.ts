@@ -16,6 +16,7 @@ import {
 } from './payload.js';
 import { hasKeys, sign, verify, type AppKeys } from './signature.js';
 import { settle, type SessionPatch, type SessionStore, type StoreResult } from './store.js';
+import type { VerifiedCookies } from './verified-cookies.js';
 
 /** Per-middleware constants the request state needs besides the options. */
 export interface MiddlewareConfig extends ResolvedOptions {
@@ -23,6 +24,8 @@ export interface MiddlewareConfig extends ResolvedOptions {
   readonly sigMatcher: RegExp;
   /** The cookie names this middleware writes: the session cookie and, when signed, its signature. */
   readonly names: readonly string[];
+  /** Signed cookies that already verified, so a returning cookie costs no HMAC. */
+  readonly verified: VerifiedCookies;
   /** Warnings this middleware already gave: each is logged once per middleware, not per request. */
   readonly warned: Set<string>;
 }
@@ -168,21 +171,15 @@ export class SessionRequest {
     const header = this.ctx.req.headers.cookie;
     const value = readCookie(header, config.valueMatcher);
     if (value === undefined || value === '') return undefined;
+    let contents: CookieContents | undefined;
     if (this.keys !== undefined) {
       const signature = readCookie(header, config.sigMatcher);
       if (signature === undefined) return undefined;
-      const keyIndex = verify(`${config.name}=${value}`, signature, this.keys);
-      if (keyIndex < 0) {
-        debug('session cookie signature does not verify; starting a fresh session');
-        return undefined;
-      }
-      this.reissue = keyIndex > 0;
+      contents = this.verifiedContents(value, signature, this.keys);
+    } else {
+      contents = this.decode(value);
     }
-    const contents = config.store === undefined ? decodeCookiePayload(value) : decodeIdValue(value);
-    if (contents === undefined) {
-      debug('session cookie is not one this middleware issues; starting a fresh session');
-      return undefined;
-    }
+    if (contents === undefined) return undefined;
     this.requestSid = contents.sid;
     this.cookieValue = value;
     const now = Date.now();
@@ -194,6 +191,37 @@ export class SessionRequest {
       debug('cookie-store session expired; starting a fresh session');
       return undefined;
     }
+    return contents;
+  }
+
+  /** The contents of a signed cookie whose signature verifies with one of `keys`, else undefined. */
+  private verifiedContents(value: string, signature: string, keys: AppKeys): CookieContents | undefined {
+    const { config } = this;
+    const remembered = Array.isArray(keys) ? config.verified.lookup(signature, value) : undefined;
+    if (remembered !== undefined) {
+      const keyIndex = (keys as ReadonlyArray<string | Buffer>).indexOf(remembered.key);
+      // A key since removed from app.keys no longer vouches for the cookie: verify again, and fail.
+      if (keyIndex >= 0) {
+        this.reissue = keyIndex > 0;
+        return remembered.contents;
+      }
+    }
+    const keyIndex = verify(`${config.name}=${value}`, signature, keys);
+    if (keyIndex < 0) {
+      debug('session cookie signature does not verify; starting a fresh session');
+      return undefined;
+    }
+    this.reissue = keyIndex > 0;
+    const contents = this.decode(value);
+    if (contents !== undefined && Array.isArray(keys)) {
+      config.verified.remember(signature, value, (keys as ReadonlyArray<string | Buffer>)[keyIndex] as string | Buffer, contents);
+    }
+    return contents;
+  }
+
+  private decode(value: string): CookieContents | undefined {
+    const contents = this.config.store === undefined ? decodeCookiePayload(value) : decodeIdValue(value);
+    if (contents === undefined) debug('session cookie is not one this middleware issues; starting a fresh session');
     return contents;
   }
 

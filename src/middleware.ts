@@ -3,6 +3,7 @@ import { installAccessors, STATE } from './context.js';
 import { cookieMatcher } from './cookie.js';
 import { SessionRequest, type MiddlewareConfig } from './lifecycle.js';
 import { resolveOptions, type SessionOptions } from './options.js';
+import { VerifiedCookies } from './verified-cookies.js';
 
 /** The middleware {@link session} returns; typed loosely enough for Koa 2 and Koa 3 apps alike. */
 export type SessionMiddleware = (ctx: Context, next: Next) => Promise<void>;
@@ -23,6 +24,7 @@ export function session(options?: SessionOptions): SessionMiddleware {
     valueMatcher: cookieMatcher(resolved.name),
     sigMatcher: cookieMatcher(resolved.sigName),
     names: resolved.cookie.signed ? [resolved.name, resolved.sigName] : [resolved.name],
+    verified: new VerifiedCookies(),
     warned: new Set(),
   };
 

@@ -80,6 +80,41 @@ for (const { label, Koa } of KOA_VERSIONS) {
     });
   });
 
+  describe(`${label}: remembered verifications`, () => {
+    it('stops accepting a cookie it verified before once its key leaves app.keys', async () => {
+      const { agent, app } = await start({});
+      app.keys = ['old'];
+      const first = await agent.get('/set').expect(200);
+      const again = await agent.get('/').set('Cookie', cookieHeader(first)).expect(200);
+      assert.deepEqual(again.body.session, { user: 'ada' });
+      app.keys = ['new'];
+      const after = await agent.get('/').set('Cookie', cookieHeader(first)).expect(200);
+      assert.deepEqual(after.body.session, {});
+    });
+
+    it('reissues a remembered cookie once its key becomes an old key', async () => {
+      const { agent, app } = await start({ store: countingStore('async').store });
+      app.keys = ['old'];
+      const first = await agent.get('/set').expect(200);
+      await agent.get('/').set('Cookie', cookieHeader(first)).expect(200);
+      app.keys = ['new', 'old'];
+      const rotated = await agent.get('/').set('Cookie', cookieHeader(first)).expect(200);
+      assert.deepEqual(rotated.body.session, { user: 'ada' });
+      assert.equal(setCookies(rotated).length, 2);
+      assert.equal(cookieHeader(rotated), signedCookie('koa:sess', cookieValue(first, 'koa:sess') as string, 'new'));
+    });
+
+    it('never accepts a seen value with another signature', async () => {
+      const { agent } = await start({});
+      const first = await agent.get('/set').expect(200);
+      await agent.get('/').set('Cookie', cookieHeader(first)).expect(200);
+      const value = cookieValue(first, 'koa:sess') as string;
+      const forged = `koa:sess=${value}; koa:sess.sig=${'A'.repeat(27)}`;
+      const res = await agent.get('/').set('Cookie', forged).expect(200);
+      assert.deepEqual(res.body.session, {});
+    });
+  });
+
   describe(`${label}: fixation`, () => {
     it('never adopts an id a client chose, even with unsigned cookies', async () => {
       const counting = countingStore('async');
