@@ -1,0 +1,118 @@
+// Fault tests (issue 4): under steady load, the store's server goes away and
+// comes back. Every request must get a 2xx or a 503, the 503s only around the
+// outage, no client may see another session id or a cleared cookie, the app
+// must recover by itself, and no increment answered 2xx may be lost: each
+// session's counter, read from the server with a raw client, equals the
+// client's own count of 2xx answers.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { PostgresStore } from '../src/stores/postgres.js';
+import { RedisStore } from '../src/stores/redis.js';
+import { checkFaultRun, serveFaultApp, startLoad } from './support/fault.js';
+import { startRedis } from './support/redis-server.js';
+import { DATABASE_URL, postgresSkip, redisSkip, runTag } from './support/services.js';
+
+const tag = runTag();
+const STORE_TIMEOUT = 1000;
+const LOAD = { sessions: 50, rate: 175, durationMs: 20_000 } as const;
+/** When the fault strikes, ms after the load starts. */
+const FAULT_AT = 5000;
+/** The 503 window's slack beyond storeTimeout and the reconnect backoff: the machine is shared and slow at times. */
+const MARGIN_MS = 2500;
+
+/** The stored session's `count`, read from its JSON text (undefined when missing or unreadable). */
+function countOf(json: string | null | undefined): number | undefined {
+  if (typeof json !== 'string') return undefined;
+  const { count } = JSON.parse(json) as { count?: unknown };
+  return typeof count === 'number' ? count : undefined;
+}
+
+test('RedisStore: a Redis stopped for 3 s and restarted on its own data loses no acknowledged write', { timeout: 60_000, skip: await redisSkip() }, async (t) => {
+  // fsync on every write, so a write Redis acknowledged is on disk when it stops.
+  const server = await startRedis({ appendonly: true, args: ['--appendfsync', 'always'] });
+  t.after(() => server.stop());
+  const maxBackoff = 500;
+  const client = new Redis({
+    host: server.host,
+    port: server.port,
+    // Reconnect fast, and fail queued commands after one failed attempt instead of holding them for the outage.
+    retryStrategy: (times) => Math.min(times * 100, maxBackoff),
+    maxRetriesPerRequest: 1,
+  });
+  let clientErrors = 0;
+  client.on('error', () => {
+    clientErrors += 1;
+  });
+  t.after(() => client.disconnect());
+  const prefix = `koa:sess:${tag}:fault:`;
+  const store = new RedisStore({ client, prefix });
+  const url = await serveFaultApp(store, STORE_TIMEOUT);
+
+  const run = startLoad({ url, ...LOAD });
+  await run.until(FAULT_AT);
+  const start = run.now();
+  await server.halt(); // SIGTERM: Redis finishes what it has and exits
+  await run.until(run.now() + 3000);
+  await server.restart(); // same port, same folder: it reloads its append-only file
+  const end = run.now();
+  const result = await run.done;
+  t.diagnostic(`ioredis reported ${clientErrors} connection error(s)`);
+
+  const reader = new Redis({ host: server.host, port: server.port, lazyConnect: true });
+  t.after(() => reader.disconnect());
+  await reader.connect();
+  await checkFaultRun(t, result, { start, end, storeTimeout: STORE_TIMEOUT, backoffMs: maxBackoff, marginMs: MARGIN_MS }, async (sids) => {
+    const values = sids.length === 0 ? [] : await reader.mget(sids.map((sid) => prefix + sid));
+    return new Map(sids.map((sid, n) => [sid, countOf(values[n])]));
+  });
+  // Nothing can be served from a Redis that is down for 3 s: without 503s the fault never reached the app.
+  assert.ok(result.samples.some((sample) => sample.status === 503), 'no request failed while Redis was down');
+});
+
+test('PostgresStore: its connections terminated twice under load, it loses no acknowledged write', { timeout: 60_000, skip: await postgresSkip() }, async (t) => {
+  const schema = `kss_${tag}_fault`;
+  // Only connections with this name are terminated, so no other test's connections are touched.
+  const applicationName = `kss_fault_${tag}`;
+  const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 10, application_name: applicationName });
+  let poolErrors = 0;
+  pool.on('error', () => {
+    // An idle client whose backend was terminated: the pool drops it and opens a new one when needed.
+    poolErrors += 1;
+  });
+  const admin = new pg.Client({ connectionString: DATABASE_URL, application_name: `${applicationName}_admin` });
+  await admin.connect();
+  t.after(async () => {
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.end();
+    await pool.end();
+  });
+  const store = new PostgresStore({ pool, schema });
+  const url = await serveFaultApp(store, STORE_TIMEOUT);
+
+  const terminate = async (): Promise<number> => {
+    const { rows } = await admin.query<{ terminated: boolean }>(
+      'SELECT pg_terminate_backend(pid) AS terminated FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()',
+      [applicationName],
+    );
+    return rows.filter((row) => row.terminated).length;
+  };
+
+  const run = startLoad({ url, ...LOAD });
+  await run.until(FAULT_AT);
+  const start = run.now();
+  const first = await terminate();
+  await run.until(start + 1000);
+  const second = await terminate();
+  const end = run.now();
+  const result = await run.done;
+  t.diagnostic(`terminated ${first} then ${second} backend(s); the pool reported ${poolErrors} error(s)`);
+  if (first + second === 0) throw new Error('no connection of the store was terminated: the fault never happened');
+
+  await checkFaultRun(t, result, { start, end, storeTimeout: STORE_TIMEOUT, backoffMs: 0, marginMs: MARGIN_MS }, async (sids) => {
+    const { rows } = await admin.query<{ sid: string; data: string }>(`SELECT sid, data FROM "${schema}".sessions WHERE sid = ANY($1)`, [sids]);
+    const bySid = new Map(rows.map((row) => [row.sid, row.data]));
+    return new Map(sids.map((sid) => [sid, countOf(bySid.get(sid))]));
+  });
+});
