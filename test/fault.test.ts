@@ -5,9 +5,13 @@
 // session's counter, read from the server with a raw client, equals the
 // client's own count of 2xx answers.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, it, test } from 'node:test';
+import type { TestContext } from 'node:test';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { MemoryStore } from '../src/index.js';
+import type { SessionStore } from '../src/index.js';
+import { settle } from '../src/store.js';
 import { PostgresStore } from '../src/stores/postgres.js';
 import { RedisStore } from '../src/stores/redis.js';
 import { checkFaultRun, serveFaultApp, startLoad } from './support/fault.js';
@@ -79,6 +83,8 @@ test('PostgresStore: its connections terminated twice under load, it loses no ac
   let poolErrors = 0;
   pool.on('error', () => {
     // An idle client whose backend was terminated: the pool drops it and opens a new one when needed.
+    // This listener covers idle clients only; one the store has checked out is the store's to guard,
+    // so a terminated backend must never surface here as an uncaught 'error' event.
     poolErrors += 1;
   });
   const admin = new pg.Client({ connectionString: DATABASE_URL, application_name: `${applicationName}_admin` });
@@ -114,5 +120,61 @@ test('PostgresStore: its connections terminated twice under load, it loses no ac
     const { rows } = await admin.query<{ sid: string; data: string }>(`SELECT sid, data FROM "${schema}".sessions WHERE sid = ANY($1)`, [sids]);
     const bySid = new Map(rows.map((row) => [row.sid, row.data]));
     return new Map(sids.map((sid) => [sid, countOf(bySid.get(sid))]));
+  });
+});
+
+/**
+ * A MemoryStore whose `patch` misbehaves while `active()` says so: it writes
+ * and then fails as a lost connection does, writes and then fails as an error
+ * reply does (which would be a lie: an error reply means nothing was written),
+ * or answers without writing (a lost acknowledged write).
+ */
+function misbehavingStore(fault: 'connection lost after the write' | 'error reply after the write' | 'acknowledged, not written', active: () => boolean): SessionStore {
+  const memory = new MemoryStore();
+  return {
+    load: async (sid) => memory.load(sid) ?? null,
+    save: async (sid, json, ttlMs) => memory.save(sid, json, ttlMs),
+    remove: async (sid) => memory.remove(sid),
+    touch: async (sid, ttlMs) => memory.touch(sid, ttlMs),
+    patch: async (sid, patch, ttlMs) => {
+      if (!active() || fault === 'acknowledged, not written') {
+        if (!active()) memory.patch(sid, patch, ttlMs);
+        return true;
+      }
+      memory.patch(sid, patch, ttlMs);
+      throw new Error(fault === 'connection lost after the write' ? 'Connection is closed.' : 'ERR wrong number of arguments');
+    },
+  };
+}
+
+describe('the fault checker itself (a MemoryStore made to misbehave for 0.5 s)', () => {
+  const SHORT = { sessions: 5, rate: 50, durationMs: 2000, graceMs: 2000 } as const;
+  const run = async (t: TestContext, fault: Parameters<typeof misbehavingStore>[0]) => {
+    let active = false;
+    const store = misbehavingStore(fault, () => active);
+    const url = await serveFaultApp(store, STORE_TIMEOUT);
+    const load = startLoad({ url, ...SHORT });
+    await load.until(500);
+    active = true;
+    await load.until(1000);
+    active = false;
+    const result = await load.done;
+    return checkFaultRun(t, result, { start: 500, end: 1000, storeTimeout: STORE_TIMEOUT, backoffMs: 0, marginMs: 500 }, async (sids) => {
+      const stored = await Promise.all(sids.map((sid) => settle(store.load(sid))));
+      return new Map(sids.map((sid, n) => [sid, countOf(stored[n])]));
+    });
+  };
+
+  it('passes a write that landed although its request failed with a lost connection, and counts it as ambiguous', async (t) => {
+    const figures = await run(t, 'connection lost after the write');
+    assert.ok(figures.ambiguous > 0, 'no ambiguous 503 was seen');
+  });
+
+  it('fails a write that landed although the store reported an error reply', async (t) => {
+    await assert.rejects(run(t, 'error reply after the write'), /no earlier attempt was a write of unknown outcome/);
+  });
+
+  it('fails a write answered 2xx but never stored', async (t) => {
+    await assert.rejects(run(t, 'acknowledged, not written'), /count \d+, expected \d+/);
   });
 });

@@ -13,9 +13,12 @@
 // the same logical increment with the same operation token until it gets a
 // 2xx, and the handler applies a token only once (the session remembers the
 // last token it applied). Each session's stored counter must then equal the
-// number of 2xx answers exactly; a retry that finds its token already applied
+// number of 2xx answers exactly. A retry that finds its token already applied
 // is counted as an ambiguous 503 (a write that landed although its request
-// failed) and reported, never hidden.
+// failed) and reported, never hidden; and it is a violation unless one of the
+// token's failed attempts was a write whose outcome nobody could know (the
+// connection was lost or the time ran out while it was in flight). A write
+// that failed any other way, or a failed load, must have written nothing.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { TestContext } from 'node:test';
@@ -127,6 +130,8 @@ export interface SessionState {
   lastStatus: number;
   /** `name=value` pairs to send back. */
   cookies: Map<string, string>;
+  /** The failures of the current operation token's attempts (operation and causes), cleared by a 2xx. */
+  failures: { operation: string; causes: string[] }[];
 }
 
 export interface LoadRun {
@@ -163,7 +168,7 @@ export function startLoad(options: LoadOptions): LoadRun {
   const states: SessionState[] = [];
 
   const loop = async (index: number): Promise<void> => {
-    const state: SessionState = { index, sid: undefined, acked: 0, lastStatus: 0, cookies: new Map() };
+    const state: SessionState = { index, sid: undefined, acked: 0, lastStatus: 0, cookies: new Map(), failures: [] };
     states.push(state);
     let nextAt = (index * interval) / sessions;
     for (;;) {
@@ -183,17 +188,20 @@ export function startLoad(options: LoadOptions): LoadRun {
     const answer = await get(agent, `${options.url}/inc?op=${op}`, cookie, requestTimeoutMs);
     const doneAt = now();
     const where = `session ${state.index} at ${Math.round(sentAt)} ms`;
-    const previousStatus = state.lastStatus;
     state.lastStatus = answer.status;
     if (answer.status === 0) {
       violations.push(`${where}: socket error (${answer.error ?? 'unknown'})`);
       samples.push({ session: state.index, sentAt, doneAt, status: 0, replayed: false });
+      state.failures.push({ operation: 'request', causes: [answer.error ?? 'socket error'] });
       return;
     }
     const body = parseJson(answer.body);
     if (answer.status === 503) {
       if (answer.setCookie.length > 0) violations.push(`${where}: a 503 carried Set-Cookie ${answer.setCookie.map(cookieName).join(', ')}`);
-      samples.push({ session: state.index, sentAt, doneAt, status: 503, replayed: false, failure: describeFailure(body) });
+      const { operation, causes } = (body ?? {}) as { operation?: unknown; causes?: unknown };
+      const failure = { operation: String(operation), causes: Array.isArray(causes) ? causes.map(String) : [] };
+      state.failures.push(failure);
+      samples.push({ session: state.index, sentAt, doneAt, status: 503, replayed: false, failure: describeFailure(failure) });
       return;
     }
     if (answer.status !== 200) {
@@ -210,7 +218,11 @@ export function startLoad(options: LoadOptions): LoadRun {
     else if (sid !== state.sid) violations.push(`${where}: answered for another session id`);
     // Counts are checked as they come, so a lost or doubled write shows where it happened.
     if (count !== state.acked + 1) violations.push(`${where}: count ${count}, expected ${state.acked + 1}`);
-    if (replayed === true && previousStatus === 200) violations.push(`${where}: replayed an operation whose request had been answered 2xx`);
+    if (replayed === true && !state.failures.some(outcomeUnknown)) {
+      const seen = state.failures.map((failure) => `${failure.operation}: ${failure.causes.at(-1) ?? ''}`).join('; ');
+      violations.push(`${where}: its operation had already been applied, yet no earlier attempt was a write of unknown outcome (${seen || 'none failed'})`);
+    }
+    state.failures = [];
     for (const problem of cookieProblems(answer.setCookie, state.sid)) violations.push(`${where}: ${problem}`);
     for (const header of answer.setCookie) {
       const pair = header.split(';')[0] as string;
@@ -266,10 +278,25 @@ function parseJson(text: string): unknown {
   }
 }
 
-function describeFailure(body: unknown): string {
-  const { operation, causes } = (body ?? {}) as { operation?: unknown; causes?: unknown };
-  const innermost = Array.isArray(causes) ? String(causes[causes.length - 1] ?? '') : '';
-  return `${String(operation)}: ${innermost.slice(0, 120)}`;
+function describeFailure(failure: { operation: string; causes: string[] }): string {
+  return `${failure.operation}: ${(failure.causes.at(-1) ?? '').slice(0, 120)}`;
+}
+
+/**
+ * Causes after which a write may or may not have been applied: the command
+ * may have reached the server before the connection was lost (ioredis rejects
+ * the commands it had sent with "Connection is closed" or, after its retries,
+ * MaxRetriesPerRequestError; pg reports the terminated backend), or the time
+ * ran out while it was in flight. A refused connection, a command ioredis
+ * never sent (offline queue off) or an error reply from the server prove that
+ * nothing was written, so they are not listed.
+ */
+const UNKNOWN_OUTCOME =
+  /max retries per request|Connection is closed|did not answer|timeout|terminating connection|Connection terminated|ECONNRESET|EPIPE|socket hang up/i;
+
+/** Whether a failed attempt was a write that may have landed. */
+function outcomeUnknown(failure: { operation: string; causes: string[] }): boolean {
+  return ['save', 'patch'].includes(failure.operation) && failure.causes.some((cause) => UNKNOWN_OUTCOME.test(cause));
 }
 
 interface Answer {
@@ -299,6 +326,15 @@ function get(agent: http.Agent, url: string, cookie: string, timeoutMs: number):
   });
 }
 
+/** The headline figures of a checked run. */
+export interface FaultFigures {
+  readonly requests: number;
+  readonly ok: number;
+  readonly failed: number;
+  /** 503s whose write had landed (found applied by the retry). */
+  readonly ambiguous: number;
+}
+
 export interface Outage {
   /** When the server was taken away (ms since the load started). */
   readonly start: number;
@@ -323,7 +359,7 @@ export async function checkFaultRun(
   result: LoadResult,
   outage: Outage,
   readCounts: (sids: string[]) => Promise<Map<string, number | undefined>>,
-): Promise<void> {
+): Promise<FaultFigures> {
   const { samples, sessions, violations } = result;
   const windowEnd = outage.end + outage.storeTimeout + outage.backoffMs + outage.marginMs;
   const failed = samples.filter((sample) => sample.status === 503);
@@ -331,7 +367,9 @@ export async function checkFaultRun(
   const outOfWindow = failed.filter((sample) => sample.doneAt < outage.start || sample.sentAt > windowEnd);
   const ok = samples.filter((sample) => sample.status === 200);
   const replays = ok.filter((sample) => sample.replayed);
-  const tailFrom = result.endedAt - 3000;
+  // The recovery check looks at the last 3 s (the last quarter of a shorter run).
+  const tailMs = Math.min(3000, result.endedAt / 4);
+  const tailFrom = result.endedAt - tailMs;
   const tail = samples.filter((sample) => sample.sentAt >= tailFrom && sample.sentAt < result.endedAt);
   const tailOk = tail.filter((sample) => sample.status === 200).length;
   const lastFailure = failed.reduce((latest, sample) => Math.max(latest, sample.doneAt), -Infinity);
@@ -359,7 +397,7 @@ export async function checkFaultRun(
     `first 503 answered ${ms(firstFailure - outage.start)} after the outage began; last 503 answered ${ms(lastFailure - outage.end)} after the server was back`,
     `recovery time (server back until last 503): ${failed.length === 0 ? 'no 503 at all' : ms(Math.max(0, lastFailure - outage.end))}`,
     `ambiguous 503s (write landed, answer lost; settled by the retry's token): ${replays.length}`,
-    `last 3 s of load: ${tailOk}/${tail.length} 2xx`,
+    `last ${ms(tailMs)} of load: ${tailOk}/${tail.length} 2xx`,
     `sessions checked against the store: ${sids.length}, mismatches ${mismatches.length}`,
     ...[...causes].map(([cause, n]) => `503 cause x${n}: ${cause}`),
   ];
@@ -372,7 +410,8 @@ export async function checkFaultRun(
     `${outOfWindow.length} 503(s) outside the outage window`,
   );
   assert.deepEqual(mismatches.slice(0, 20), [], `${mismatches.length} session(s) whose stored counter differs from the 2xx answers`);
-  assert.ok(tail.length > 0 && tailOk / tail.length >= 0.9, `only ${tailOk}/${tail.length} requests of the last 3 s were 2xx`);
+  assert.ok(tail.length > 0 && tailOk / tail.length >= 0.9, `only ${tailOk}/${tail.length} requests of the last ${ms(tailMs)} were 2xx`);
   const notRecovered = sessions.filter((state) => state.lastStatus !== 200).map((state) => state.index);
   assert.deepEqual(notRecovered, [], 'sessions whose final request was not 2xx');
+  return { requests: samples.length, ok: ok.length, failed: failed.length, ambiguous: replays.length };
 }
