@@ -30,7 +30,7 @@ export function installAccessors(ctx: object): void {
     [INSTALLED]: { value: true },
     session: {
       configurable: true,
-      get(this: WithState): SessionRecord | null | undefined {
+      get(this: WithState): SessionRecord | undefined {
         return this[STATE]?.getSession();
       },
       set(this: WithState, value: unknown) {

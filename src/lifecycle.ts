@@ -110,9 +110,12 @@ export class SessionRequest {
 
   // ---- what the handler sees -------------------------------------------------
 
-  getSession(): SessionRecord | null {
+  getSession(): SessionRecord {
     if (this.data === undefined) this.materialize();
-    return this.data as SessionRecord | null;
+    // Read after `ctx.session = null`: a fresh, empty session with a new id. The old one is still
+    // removed at the end, and this one is written only if the handler puts something in it.
+    else if (this.data === null) this.startFresh(Date.now());
+    return this.data as SessionRecord;
   }
 
   setSession(value: unknown): void {
@@ -131,14 +134,13 @@ export class SessionRequest {
   }
 
   getSessionId(): string {
-    if (this.data === undefined) this.materialize();
-    if (this.data === null) this.startFresh(Date.now());
+    this.getSession();
     return this.ensureId();
   }
 
   /** New id, same data; the old entry is removed now and the cookie is issued again at the end. */
   async regenerate(): Promise<void> {
-    const data = this.getSession() ?? {};
+    const data = this.getSession();
     const store = this.config.store;
     if (store !== undefined && !this.isNew && this.sid !== undefined) {
       await this.invoke(store, 'remove', this.sid);

@@ -22,6 +22,10 @@ function routes(app: Koa): void {
       case '/null':
         ctx.session = null;
         break;
+      case '/null-then-write':
+        ctx.session = null;
+        ctx.session.user = 'after';
+        break;
       case '/null-then-new':
         ctx.session = null;
         ctx.session = { user: 'new' };
@@ -225,6 +229,24 @@ for (const { label, Koa: KoaClass } of KOA_VERSIONS) {
         if (store instanceof MemoryStore) {
           assert.equal(await store.load(first.body.id as string), undefined);
           assert.equal(await store.load(regenerated.body.id as string), '{"n":1}');
+          store.close();
+        }
+      });
+
+      it('reading ctx.session after null gives an empty session that is written only if populated', async () => {
+        const { agent, store } = await startKind();
+        const first = await agent.get('/set').expect(200);
+        const gone = await agent.get('/null').set('Cookie', cookieHeader(first)).expect(200);
+        assert.deepEqual(gone.body.session, {});
+        assert.notEqual(gone.body.id, first.body.id);
+        assert.match(setCookies(gone)[0] as string, /^koa:sess=; /);
+        const reborn = await agent.get('/null-then-write').set('Cookie', cookieHeader(first)).expect(200);
+        assert.deepEqual(reborn.body.session, { user: 'after' });
+        assert.notEqual(reborn.body.id, first.body.id);
+        const after = await agent.get('/read').set('Cookie', cookieHeader(reborn)).expect(200);
+        assert.deepEqual(after.body.session, { user: 'after' });
+        if (store instanceof MemoryStore) {
+          assert.equal(await store.load(first.body.id as string), undefined);
           store.close();
         }
       });
