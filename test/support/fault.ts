@@ -374,6 +374,8 @@ export async function checkFaultRun(
   const tailOk = tail.filter((sample) => sample.status === 200).length;
   const lastFailure = failed.reduce((latest, sample) => Math.max(latest, sample.doneAt), -Infinity);
   const firstFailure = failed.reduce((earliest, sample) => Math.min(earliest, sample.doneAt), Infinity);
+  // When service resumed: the first success of a request sent after the first failure.
+  const resumed = ok.filter((sample) => sample.sentAt > firstFailure).reduce((earliest, sample) => Math.min(earliest, sample.doneAt), Infinity);
   const causes = new Map<string, number>();
   for (const sample of failed) causes.set(sample.failure ?? '?', (causes.get(sample.failure ?? '?') ?? 0) + 1);
 
@@ -395,6 +397,7 @@ export async function checkFaultRun(
     `2xx ${ok.length}, 503 ${failed.length}, other ${samples.length - ok.length - failed.length}`,
     `outage from ${ms(outage.start)} to ${ms(outage.end)} after load start (${ms(outage.end - outage.start)}); 503 allowed until ${ms(windowEnd)}`,
     `first 503 answered ${ms(firstFailure - outage.start)} after the outage began; last 503 answered ${ms(lastFailure - outage.end)} after the server was back`,
+    `service resumed (first 2xx to a request sent after the first 503) ${ms(resumed - outage.end)} after the server was back`,
     `recovery time (server back until last 503): ${failed.length === 0 ? 'no 503 at all' : ms(Math.max(0, lastFailure - outage.end))}`,
     `ambiguous 503s (write landed, answer lost; settled by the retry's token): ${replays.length}`,
     `last ${ms(tailMs)} of load: ${tailOk}/${tail.length} 2xx`,
