@@ -267,6 +267,18 @@ export class PostgresStore implements SessionStore {
       } catch (error) {
         throw failure(operation, error, this.#names, limit);
       }
+      // pg's pool only listens for errors on idle clients. A connection terminated while this one is
+      // checked out (its last reply and the server's FATAL can share a packet) would emit an 'error'
+      // nobody hears, which crashes the process; keep it, and throw the client away on release.
+      let lostWith: Error | undefined;
+      const onError = (error: Error): void => {
+        lostWith ??= error;
+      };
+      client.on('error', onError);
+      const release = (error?: Error | boolean): void => {
+        client.off('error', onError);
+        client.release(error);
+      };
       const query: QueryFunction = (text, values) => {
         const remaining = deadline - Date.now();
         if (remaining <= 0) return Promise.reject(new Error('Query read timeout'));
@@ -274,11 +286,11 @@ export class PostgresStore implements SessionStore {
       };
       try {
         const result = await work(query);
-        client.release();
+        release(lostWith ?? undefined);
         return result;
       } catch (error) {
         // Destroyed, not reused: after a timeout or inside a failed transaction the connection is in an unknown state.
-        client.release(error instanceof Error ? error : true);
+        release(error instanceof Error ? error : true);
         // A pool hands out idle connections the server has dropped (restart, failover, pg_terminate_backend)
         // before it notices. Every operation here is idempotent (an upsert, a delete, a patch that sets given
         // values), so one more try on a fresh connection is safe, and spares the request a failure.
