@@ -15,7 +15,8 @@ import {
   type SessionRecord,
 } from './payload.js';
 import { hasKeys, sign, verify, type AppKeys } from './signature.js';
-import { settle, type SessionPatch, type SessionStore, type StoreResult } from './store.js';
+import { diffSessions } from './diff.js';
+import { settle, type SessionStore, type StoreResult } from './store.js';
 import type { VerifiedCookies } from './verified-cookies.js';
 
 /** Per-middleware constants the request state needs besides the options. */
@@ -59,6 +60,8 @@ export class SessionRequest {
   private json: string | undefined;
   /** undefined: not materialized yet; null: destroyed by `ctx.session = null`. */
   private data: SessionRecord | null | undefined;
+  /** A shallow copy of the loaded data's top level (stores with `patch` only). */
+  private snapshot: SessionRecord | undefined;
   private cookieRead = false;
   private cookieValue: string | undefined;
   /** Signed with an older key of `app.keys`: send the cookie again, signed with the newest. */
@@ -254,6 +257,8 @@ export class SessionRequest {
       return;
     }
     this.data = data;
+    // The top level as loaded, for the patch a store with `patch` gets when the data changes.
+    if (this.config.store?.patch !== undefined) this.snapshot = { ...data };
   }
 
   private startFresh(now: number): void {
@@ -375,7 +380,7 @@ export class SessionRequest {
     const ttl = ttlFrom(expiresAt, now);
     let writing: unknown;
     if (store.patch !== undefined) {
-      const patch = diffSessions(parseSessionJson(this.json as string) ?? {}, this.data as SessionRecord);
+      const patch = diffSessions(this.snapshot ?? {}, this.json as string, this.data as SessionRecord);
       if (patch === undefined) {
         // Same data in another spelling (PostgreSQL's jsonb reformats it): nothing to write,
         // but a rolling touch or a key-rotation reissue may still be due.
@@ -433,6 +438,8 @@ export class SessionRequest {
 
   private afterWrite(json: string, now: number): void {
     this.json = json;
+    // The written state is the new baseline: a later write in this request (after saveSession) diffs against it.
+    if (this.config.store?.patch !== undefined && this.data) this.snapshot = { ...this.data };
     this.isNew = false;
     this.touched = now;
     this.reissue = false;
@@ -561,37 +568,4 @@ export class SessionRequest {
 /** The store's time to live for an entry written at `now`; undefined never expires. */
 function ttlFrom(expiresAt: number | undefined, now: number): number | undefined {
   return expiresAt === undefined ? undefined : Math.max(1, Math.ceil(expiresAt - now));
-}
-
-/**
- * The top-level keys whose JSON differs between the session as loaded and as
- * it is now; undefined when nothing differs.
- */
-export function diffSessions(before: SessionRecord, after: SessionRecord): SessionPatch | undefined {
-  const set: Record<string, string> = Object.create(null) as Record<string, string>;
-  const unset: string[] = [];
-  let changes = 0;
-  for (const key of Object.keys(after)) {
-    const next = JSON.stringify(after[key]);
-    const existed = Object.prototype.hasOwnProperty.call(before, key);
-    if (next === undefined) {
-      // JSON drops undefined and functions: for the stored object that is a deletion.
-      if (existed) {
-        unset.push(key);
-        changes++;
-      }
-      continue;
-    }
-    if (!existed || JSON.stringify(before[key]) !== next) {
-      set[key] = next;
-      changes++;
-    }
-  }
-  for (const key of Object.keys(before)) {
-    if (!Object.prototype.hasOwnProperty.call(after, key)) {
-      unset.push(key);
-      changes++;
-    }
-  }
-  return changes === 0 ? undefined : { set, unset };
 }

@@ -268,6 +268,28 @@ for (const { label, Koa: KoaClass } of KOA_VERSIONS) {
   }
 
   describe(`${label}: saveSession`, () => {
+    it('with a patching store, a change after saveSession is written against what was saved', async () => {
+      const store = new MemoryStore();
+      const app = makeApp(KoaClass, ['k1']);
+      app.use(session({ store }));
+      app.use(async (ctx) => {
+        if (ctx.path === '/seed') ctx.session.keep = 1;
+        else {
+          ctx.session.a = 1;
+          ctx.session.b = 1;
+          await ctx.saveSession();
+          delete ctx.session.a;
+          ctx.session.b = 2;
+        }
+        ctx.body = { id: ctx.sessionId };
+      });
+      const { agent } = await listen(app);
+      const seed = await agent.get('/seed').expect(200);
+      await agent.get('/').set('Cookie', cookieHeader(seed)).expect(200);
+      assert.equal(store.load(seed.body.id as string), '{"keep":1,"b":2}');
+      store.close();
+    });
+
     it('persists immediately, then writes again only when the data changed afterwards', async () => {
       const counting = countingStore('async');
       const { agent } = await start(KoaClass, { store: counting.store });

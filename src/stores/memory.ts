@@ -108,6 +108,7 @@ export class MemoryStore implements SessionStore {
     // Deleting first moves the key to the end of the Map: most recently used.
     this.#entries.delete(sid);
     this.#entries.set(sid, entry);
+    if (this.#entries.size <= this.#max) return;
     for (const oldest of this.#entries.keys()) {
       if (this.#entries.size <= this.#max) break;
       this.#entries.delete(oldest);

@@ -1,0 +1,53 @@
+import { parseSessionJson, type SessionRecord } from './payload.js';
+import type { SessionPatch } from './store.js';
+
+const hasOwn = (object: object, key: string): boolean => Object.prototype.hasOwnProperty.call(object, key);
+
+function isObject(value: unknown): value is object {
+  return value !== null && typeof value === 'object';
+}
+
+/**
+ * The top-level keys whose value differs between the session as loaded and as
+ * it is now, as a {@link SessionPatch}; undefined when nothing differs.
+ *
+ * `snapshot` is a shallow copy of the top level taken when the session was
+ * parsed, so an unchanged primitive costs one comparison. Objects may have been
+ * changed in place (the snapshot then holds the same reference), so theirs are
+ * compared as JSON against a pristine parse of `loadedJson`, made only when
+ * such a key exists.
+ */
+export function diffSessions(snapshot: SessionRecord, loadedJson: string, now: SessionRecord): SessionPatch | undefined {
+  const set: Record<string, string> = Object.create(null) as Record<string, string>;
+  const unset: string[] = [];
+  let changes = 0;
+  let pristine: SessionRecord | undefined;
+  for (const key of Object.keys(now)) {
+    const value = now[key];
+    const existed = hasOwn(snapshot, key);
+    const before = existed ? snapshot[key] : undefined;
+    if (existed && before === value && !isObject(value)) continue;
+    const json = JSON.stringify(value);
+    if (json === undefined) {
+      // JSON drops undefined and functions: for the stored object that is a deletion.
+      if (existed) {
+        unset.push(key);
+        changes++;
+      }
+      continue;
+    }
+    if (existed && isObject(before) && isObject(value)) {
+      pristine ??= parseSessionJson(loadedJson) ?? {};
+      if (JSON.stringify(pristine[key]) === json) continue;
+    }
+    set[key] = json;
+    changes++;
+  }
+  for (const key of Object.keys(snapshot)) {
+    if (!hasOwn(now, key)) {
+      unset.push(key);
+      changes++;
+    }
+  }
+  return changes === 0 ? undefined : { set, unset };
+}

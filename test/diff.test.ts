@@ -1,0 +1,75 @@
+// The change a store's patch receives: exactly the top-level keys that differ.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { diffSessions } from '../src/diff.js';
+
+function diff(loaded: string, change: (data: Record<string, unknown>) => void) {
+  const data = JSON.parse(loaded) as Record<string, unknown>;
+  const snapshot = { ...data };
+  change(data);
+  const patch = diffSessions(snapshot, loaded, data);
+  return patch === undefined ? undefined : { set: { ...patch.set }, unset: [...patch.unset] };
+}
+
+describe('diffSessions', () => {
+  it('finds nothing when nothing changed, objects included', () => {
+    assert.equal(diff('{"a":1,"b":{"c":[1,2]},"d":"x"}', () => {}), undefined);
+  });
+
+  it('sends changed primitives, added keys and deleted keys', () => {
+    assert.deepEqual(
+      diff('{"a":1,"b":2,"c":3}', (data) => {
+        data.a = 5;
+        delete data.b;
+        data.e = 'new';
+      }),
+      { set: { a: '5', e: '"new"' }, unset: ['b'] },
+    );
+  });
+
+  it('sees objects changed in place', () => {
+    assert.deepEqual(
+      diff('{"cart":{"items":[1]},"user":{"id":1}}', (data) => {
+        (data.cart as { items: number[] }).items.push(2);
+      }),
+      { set: { cart: '{"items":[1,2]}' }, unset: [] },
+    );
+  });
+
+  it('ignores an object replaced by an equal one', () => {
+    assert.equal(
+      diff('{"user":{"id":1}}', (data) => {
+        data.user = { id: 1 };
+      }),
+      undefined,
+    );
+  });
+
+  it('treats undefined and functions as deletions, as JSON does', () => {
+    assert.deepEqual(
+      diff('{"a":1,"b":2}', (data) => {
+        data.a = undefined;
+        data.b = () => 1;
+        data.c = undefined;
+      }),
+      { set: {}, unset: ['a', 'b'] },
+    );
+  });
+
+  it('handles type changes between primitives and objects', () => {
+    assert.deepEqual(
+      diff('{"a":1,"b":{"x":1},"c":null}', (data) => {
+        data.a = { x: 1 };
+        data.b = 1;
+        data.c = {};
+      }),
+      { set: { a: '{"x":1}', b: '1', c: '{}' }, unset: [] },
+    );
+  });
+
+  it('keeps a key named __proto__ an ordinary entry of the patch', () => {
+    const patch = diffSessions({}, '{}', JSON.parse('{"__proto__":{"x":1}}') as Record<string, unknown>);
+    assert.equal(Object.getPrototypeOf(patch?.set), null);
+    assert.equal(patch?.set['__proto__'], '{"x":1}');
+  });
+});
