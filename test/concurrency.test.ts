@@ -12,6 +12,7 @@ import { PostgresStore } from '../src/stores/postgres.js';
 import { RedisStore } from '../src/stores/redis.js';
 import { SqliteStore } from '../src/stores/sqlite.js';
 import { runConcurrencySuite } from './support/concurrency.js';
+import { deleteKeys } from './stores/redis-helpers.js';
 import { startRedisCluster } from './support/redis-server.js';
 import type { RedisCluster } from './support/redis-server.js';
 import { DATABASE_URL, REDIS_URL, postgresSkip, redisSkip, runTag } from './support/services.js';
@@ -42,16 +43,6 @@ runConcurrencySuite('SqliteStore', {
     if (sqliteDir !== undefined) rmSync(sqliteDir, { recursive: true, force: true });
   },
 });
-
-/** Deletes the keys starting with `prefix` on one server, one DEL per key (on a Cluster node they may sit in different slots). */
-async function deleteKeys(client: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    await Promise.all(keys.map((key) => client.del(key)));
-  } while (cursor !== '0');
-}
 
 const redisClients = new WeakMap<RedisStore, Redis>();
 runConcurrencySuite('RedisStore', {

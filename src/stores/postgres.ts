@@ -3,7 +3,7 @@ import { debug } from '../debug.js';
 import type { SessionPatch, SessionStore } from '../store.js';
 import { postgresCreateSql, postgresNames, postgresStatementsSql } from './postgres-sql.js';
 import type { PostgresNames } from './postgres-sql.js';
-import { describe, intervalOf, ttlOf } from './sql-common.js';
+import { describe, intervalOf, patchMembers, ttlOf } from './sql-common.js';
 
 /** Options of {@link PostgresStore}. */
 export interface PostgresStoreOptions {
@@ -161,16 +161,7 @@ export class PostgresStore implements SessionStore {
     const id = idOf(sid);
     const ttl = ttlOf(ttlMs);
     const setKeys = Object.keys(patch.set);
-    const pairs: string[] = [];
-    for (const key of setKeys) {
-      const value = patch.set[key];
-      if (typeof value !== 'string') {
-        throw new TypeError(
-          `koa-session-store: PostgresStore.patch needs each value of set as JSON text, got ${describe(value)} for key ${JSON.stringify(key)}`,
-        );
-      }
-      pairs.push(`${JSON.stringify(key)}:${value}`);
-    }
+    const pairs = patchMembers('PostgresStore', patch.set);
     const drop = [...patch.unset, ...setKeys];
     const additions = `{${pairs.join(',')}}`;
     return this.#run('patch', async (query) => {

@@ -66,3 +66,20 @@ export function describe(value: unknown): string {
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   return typeof value;
 }
+
+/**
+ * The `"key":value` members a patch sets, checked to be JSON text. Keys are
+ * quoted by JSON.stringify (so `__proto__` or lone surrogates are ordinary
+ * keys); values are JSON text already.
+ */
+export function patchMembers(store: string, set: Readonly<Record<string, string>>): string[] {
+  const members: string[] = [];
+  for (const key of Object.keys(set)) {
+    const value: unknown = set[key];
+    if (typeof value !== 'string') {
+      throw new TypeError(`koa-session-store: ${store}.patch needs each value of set as JSON text, got ${describe(value)} for key ${JSON.stringify(key)}`);
+    }
+    members.push(`${JSON.stringify(key)}:${value}`);
+  }
+  return members;
+}

@@ -1,7 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { debug } from '../debug.js';
 import type { SessionPatch, SessionStore } from '../store.js';
-import { describe, expiryIndexName, intervalOf, quoteIdentifier, ttlOf } from './sql-common.js';
+import { describe, expiryIndexName, intervalOf, patchMembers, quoteIdentifier, ttlOf } from './sql-common.js';
 import { sqliteStatementsSql, sqliteTableSql } from './sqlite-sql.js';
 
 /** An open better-sqlite3 database. */
@@ -190,17 +190,7 @@ export class SqliteStore implements SessionStore {
   patch(sid: string, patch: SessionPatch, ttlMs?: number): boolean | Promise<boolean> {
     return this.#call((prepared) => {
       const setKeys = Object.keys(patch.set);
-      const pairs: string[] = [];
-      for (const key of setKeys) {
-        const value = patch.set[key];
-        if (typeof value !== 'string') {
-          throw new TypeError(
-            `koa-session-store: SqliteStore.patch needs each value of set as JSON text, got ${describe(value)} for key ${JSON.stringify(key)}`,
-          );
-        }
-        // JSON.stringify quotes any key, __proto__ or lone surrogates included; the value is JSON text already.
-        pairs.push(`${JSON.stringify(key)}:${value}`);
-      }
+      const pairs = patchMembers('SqliteStore', patch.set);
       const result = prepared.patch.run({
         sid: idOf(sid),
         now: Date.now(),
