@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import { appendSetCookies, cookieAttributes, COOKIE_SIZE_LIMIT, readCookie } from './cookie.js';
 import { debug } from './debug.js';
-import { SessionStoreError, SessionUsageError, StoreTimeoutError } from './errors.js';
+import { SessionUsageError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import {
   decodeCookiePayload,
@@ -16,7 +16,8 @@ import {
 } from './payload.js';
 import { hasKeys, sign, verify, type AppKeys } from './signature.js';
 import { diffSessions } from './diff.js';
-import { settle, type SessionStore, type StoreResult } from './store.js';
+import type { SessionStore } from './store.js';
+import { callStore, type StoreOperation } from './store-call.js';
 import type { VerifiedCookies } from './verified-cookies.js';
 
 /** Per-middleware constants the request state needs besides the options. */
@@ -30,8 +31,6 @@ export interface MiddlewareConfig extends ResolvedOptions {
   /** Warnings this middleware already gave: each is logged once per middleware, not per request. */
   readonly warned: Set<string>;
 }
-
-type StoreOperation = SessionStoreError['operation'];
 
 /**
  * One request's session: reads the cookie, loads the data, tracks what the
@@ -525,43 +524,9 @@ export class SessionRequest {
     appendSetCookies(this.ctx.res, headers, config.names, config.cookie.overwrite);
   }
 
-  // ---- store calls -------------------------------------------------------------
-
-  /**
-   * Calls a store method and turns any failure into a 503. A plain value (a
-   * synchronous store) is returned as it is; a promise, thunk or generator
-   * becomes a promise bounded by storeTimeout.
-   */
+  /** Calls a store method bounded by storeTimeout; see {@link callStore}. */
   private invoke(store: SessionStore, operation: StoreOperation, ...args: unknown[]): unknown {
-    let result: unknown;
-    try {
-      const method = store[operation] as (this: SessionStore, ...args: unknown[]) => StoreResult<unknown>;
-      result = method.apply(store, args);
-    } catch (error) {
-      throw new SessionStoreError(operation, error);
-    }
-    if (result === null || (typeof result !== 'object' && typeof result !== 'function')) return result;
-    return this.bounded(operation, settle(result));
-  }
-
-  private bounded<T>(operation: StoreOperation, pending: Promise<T>): Promise<T> {
-    const timeoutMs = this.config.storeTimeout;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new SessionStoreError(operation, new StoreTimeoutError(operation, timeoutMs)));
-      }, timeoutMs);
-      timer.unref();
-      pending.then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(new SessionStoreError(operation, error));
-        },
-      );
-    });
+    return callStore(store, operation, this.config.storeTimeout, args);
   }
 }
 
