@@ -13,6 +13,7 @@ import { createClient } from 'redis';
 import { MemoryStore } from '../src/index.js';
 import { PostgresStore } from '../src/stores/postgres.js';
 import { RedisStore } from '../src/stores/redis.js';
+import type { RedisStoreOptions } from '../src/stores/redis.js';
 import { SqliteStore } from '../src/stores/sqlite.js';
 import { runEndToEnd } from './support/e2e.js';
 import type { RawView } from './support/e2e.js';
@@ -90,39 +91,30 @@ describe('end to end: one session from login to logout on every store', { concur
     },
   });
 
-  runEndToEnd('RedisStore (ioredis)', {
-    skip: redisSkipped,
-    create: async () => {
-      const prefix = `koa:sess:${tag}:e2e:io:`;
-      const client = new Redis(REDIS_URL);
-      const inspector = new Redis(REDIS_URL);
-      const store = new RedisStore({ client, prefix });
-      const cleanup = async () => {
-        await store.close();
-        await deleteKeys(inspector, prefix);
-        await client.quit();
-        await inspector.quit();
-      };
-      return { store, raw: redisView(inspector, prefix), cleanup };
-    },
-  });
+  /** A RedisStore over `client` on the shared Redis, inspected through a separate ioredis connection. */
+  const sharedRedisCase = (label: string, prefixPart: string, connect: () => Promise<RedisStoreOptions['client'] & { quit(): Promise<unknown> }>) =>
+    runEndToEnd(label, {
+      skip: redisSkipped,
+      create: async () => {
+        const prefix = `koa:sess:${tag}:e2e:${prefixPart}:`;
+        const client = await connect();
+        const inspector = new Redis(REDIS_URL);
+        const store = new RedisStore({ client, prefix });
+        const cleanup = async () => {
+          await store.close();
+          await deleteKeys(inspector, prefix);
+          await client.quit();
+          await inspector.quit();
+        };
+        return { store, raw: redisView(inspector, prefix), cleanup };
+      },
+    });
 
-  runEndToEnd('RedisStore (node-redis v4)', {
-    skip: redisSkipped,
-    create: async () => {
-      const prefix = `koa:sess:${tag}:e2e:nr:`;
-      const client = createClient({ url: REDIS_URL });
-      await client.connect();
-      const inspector = new Redis(REDIS_URL);
-      const store = new RedisStore({ client, prefix });
-      const cleanup = async () => {
-        await store.close();
-        await deleteKeys(inspector, prefix);
-        await client.quit();
-        await inspector.quit();
-      };
-      return { store, raw: redisView(inspector, prefix), cleanup };
-    },
+  sharedRedisCase('RedisStore (ioredis)', 'io', async () => new Redis(REDIS_URL));
+  sharedRedisCase('RedisStore (node-redis v4)', 'nr', async () => {
+    const client = createClient({ url: REDIS_URL });
+    await client.connect();
+    return client;
   });
 
   runEndToEnd('RedisStore on a 3-master Redis Cluster (ioredis Cluster)', {
