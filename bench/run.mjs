@@ -19,11 +19,11 @@ const WORKLOADS = ['new', 'read', 'write', 'none'];
 
 const HELP = `Usage: node bench/run.mjs [options]
 
-  --quick              one round, 1 s runs, contenders ${CONTENDERS.filter((c) => c.quick).map((c) => c.name).join(', ')};
+  --quick              2 rounds of 1 s runs, contenders ${CONTENDERS.filter((c) => c.quick).map((c) => c.name).join(', ')};
                        no concurrent-writers figure (add --writers for it alone); under a minute
-  --rounds N           rounds (default 3)
-  --duration S         seconds per measured run (default 5; whole seconds)
-  --warmup S           seconds of warm-up load before each measured run (default 1; 0 = none)
+  --rounds N           rounds (default 7)
+  --duration S         seconds per measured run (default 2; whole seconds)
+  --warmup S           seconds of warm-up load when a server starts (default 1; 0 = none)
   --connections N      concurrent connections (default 50)
   --only a,b           only these contenders (bare is always added to throughput runs)
   --workloads a,b      only these workloads (${WORKLOADS.join(', ')})
@@ -87,8 +87,8 @@ if (argv.loadgen !== undefined && !['wrk', 'autocannon'].includes(argv.loadgen))
 const quick = argv.quick === true;
 const options = {
   quick,
-  rounds: positiveInt(argv.rounds, 'rounds', quick ? 1 : 3),
-  duration: positiveInt(argv.duration, 'duration', quick ? 1 : 5),
+  rounds: positiveInt(argv.rounds, 'rounds', quick ? 2 : 7),
+  duration: positiveInt(argv.duration, 'duration', quick ? 1 : 2),
   warmup: positiveInt(argv.warmup, 'warmup', 1, { zero: true }),
   connections: positiveInt(argv.connections, 'connections', 50),
   workloads: argv.workloads ? list(argv.workloads, WORKLOADS, 'workload') : WORKLOADS,
@@ -197,61 +197,88 @@ function machine() {
 const runs = [];
 const failures = [];
 
-async function measure(contender, workload, round) {
-  const server = await startServer({ contender: contender.name, workload, env: envFor(contender, `${workload}-${round}`), core: pin.pins?.server });
-  try {
-    const load = { tool: loadgen, port: server.port, cookie: server.cookie, connections: options.connections, core: pin.pins?.load };
-    if (options.warmup > 0) await runLoad({ ...load, duration: options.warmup });
-    const before = await server.cpu();
-    const result = await runLoad({ ...load, duration: options.duration });
-    const after = await server.cpu();
-    return {
-      round,
-      workload,
-      contender: contender.name,
-      requests: result.requests,
-      seconds: result.seconds,
-      rps: result.rps,
-      p50Ms: result.p50Ms,
-      p99Ms: result.p99Ms,
-      cpuUsPerReq: result.requests > 0 ? (after.micros - before.micros) / result.requests : NaN,
-      failed: result.failed,
-      serverErrors: after.errors - before.errors,
-      firstError: after.firstError,
-    };
-  } finally {
-    await server.stop();
+/**
+ * Starts one server per contender for `workload`, each warmed up once.
+ * Resolves to [{ contender, server }]; a contender that fails to start is
+ * recorded in `failures` for every round and left out.
+ */
+async function startServers(contenders, workload) {
+  const started = [];
+  for (const contender of contenders) {
+    try {
+      const server = await startServer({ contender: contender.name, workload, env: envFor(contender, workload), core: pin.pins?.server });
+      started.push({ contender, server });
+      if (options.warmup > 0) await runLoad({ ...loadFor(server), duration: options.warmup });
+    } catch (error) {
+      for (let round = 1; round <= options.rounds; round += 1) failures.push({ round, workload, contender: contender.name, error: error.message });
+      log(`[${workload}] ${contender.name.padEnd(20)} ERROR ${error.message}`);
+    }
   }
+  return started;
+}
+
+function loadFor(server) {
+  return { tool: loadgen, port: server.port, cookie: server.cookie, connections: options.connections, core: pin.pins?.load };
+}
+
+/** One measured run against a running server. */
+async function measure({ contender, server }, workload, round) {
+  const before = await server.cpu();
+  const result = await runLoad({ ...loadFor(server), duration: options.duration });
+  const after = await server.cpu();
+  return {
+    round,
+    workload,
+    contender: contender.name,
+    requests: result.requests,
+    seconds: result.seconds,
+    rps: result.rps,
+    p50Ms: result.p50Ms,
+    p99Ms: result.p99Ms,
+    cpuUsPerReq: result.requests > 0 ? (after.micros - before.micros) / result.requests : NaN,
+    failed: result.failed,
+    serverErrors: after.errors - before.errors,
+    firstError: after.firstError,
+  };
 }
 
 try {
   const started = Date.now();
   if (doThroughput && throughputContenders.length > 1) {
-    const perRun = options.warmup + options.duration;
+    const perWorkload = throughputContenders.length * (options.warmup + 0.6 + options.rounds * (options.duration + 0.15));
     log(
       `bench: ${throughputContenders.length} contenders × ${options.workloads.length} workloads × ${options.rounds} round(s), ` +
-        `${options.warmup} s warm-up + ${options.duration} s each, ${options.connections} connections, ${loadgen}; ` +
-        `about ${Math.ceil((throughputContenders.length * options.workloads.length * options.rounds * (perRun + 0.5)) / 60)} min`,
+        `${options.warmup} s warm-up per server + ${options.duration} s per run, ${options.connections} connections, ${loadgen}; ` +
+        `about ${Math.ceil((perWorkload * options.workloads.length) / 60)} min`,
     );
-    for (let round = 1; round <= options.rounds; round += 1) {
-      for (const workload of options.workloads) {
-        // Rotate the order each round so no contender always runs first or last.
-        const shift = (round - 1) % throughputContenders.length;
-        const order = [...throughputContenders.slice(shift), ...throughputContenders.slice(0, shift)];
-        for (const contender of order) {
-          try {
-            const run = await measure(contender, workload, round);
-            runs.push(run);
-            log(
-              `[round ${round}/${options.rounds}] ${workload.padEnd(5)} ${contender.name.padEnd(20)} ${Math.round(run.rps).toString().padStart(7)} req/s` +
-                `  p99 ${run.p99Ms.toFixed(2).padStart(6)} ms  ${Math.round(run.cpuUsPerReq).toString().padStart(4)} µs/req` +
-                (run.failed || run.serverErrors ? `  FAILED ${run.failed} (server errors ${run.serverErrors}: ${run.firstError})` : ''),
-            );
-          } catch (error) {
-            failures.push({ round, workload, contender: contender.name, error: error.message });
-            log(`[round ${round}/${options.rounds}] ${workload.padEnd(5)} ${contender.name.padEnd(20)} ERROR ${error.message}`);
+    for (const workload of options.workloads) {
+      // Every contender's server stays up for the whole workload, so a round is
+      // only the measured runs, close together in time; many short rounds give
+      // a steadier median on a noisy machine than a few long ones.
+      const servers = await startServers(throughputContenders, workload);
+      try {
+        for (let round = 1; round <= options.rounds; round += 1) {
+          // Rotate the order each round so no contender always runs first or last.
+          const shift = (round - 1) % servers.length;
+          const order = [...servers.slice(shift), ...servers.slice(0, shift)];
+          for (const entry of order) {
+            const { contender } = entry;
+            try {
+              const run = await measure(entry, workload, round);
+              runs.push(run);
+              log(
+                `[round ${round}/${options.rounds}] ${workload.padEnd(5)} ${contender.name.padEnd(20)} ${Math.round(run.rps).toString().padStart(7)} req/s` +
+                  `  p99 ${run.p99Ms.toFixed(2).padStart(6)} ms  ${Math.round(run.cpuUsPerReq).toString().padStart(4)} µs/req` +
+                  (run.failed || run.serverErrors ? `  FAILED ${run.failed} (server errors ${run.serverErrors}: ${run.firstError})` : ''),
+              );
+            } catch (error) {
+              failures.push({ round, workload, contender: contender.name, error: error.message });
+              log(`[round ${round}/${options.rounds}] ${workload.padEnd(5)} ${contender.name.padEnd(20)} ERROR ${error.message}`);
+            }
           }
         }
+      } finally {
+        for (const { server } of servers) await server.stop();
       }
     }
   } else if (doThroughput) {
@@ -264,7 +291,7 @@ try {
       await postgresQuery(`CREATE SCHEMA IF NOT EXISTS "${pgSchema}"`);
       pgSchemaCreated = true;
     }
-    const repeats = quick ? 1 : options.rounds;
+    const repeats = quick ? 1 : 3;
     log(`bench: concurrent writers, ${writerContenders.length} contenders × ${repeats} run(s)`);
     for (const contender of writerContenders) {
       const entry = { contender: contender.name, label: contender.label, kept: [], failed: 0, error: null };
@@ -298,7 +325,7 @@ try {
   out(`Command: node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trimEnd());
   if (rows.length > 0) {
     out('');
-    out(`## Throughput (median of ${options.rounds} round(s), ${options.duration} s per run after ${options.warmup} s warm-up)`);
+    out(`## Throughput (median of ${options.rounds} round(s), ${options.duration} s per run; each server warmed up for ${options.warmup} s when it started)`);
     out('');
     out(throughputTable(rows));
     out('');

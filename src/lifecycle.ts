@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import { appendSetCookies, cookieAttributes, COOKIE_SIZE_LIMIT, readCookie } from './cookie.js';
 import { debug } from './debug.js';
 import { SessionUsageError } from './errors.js';
-import type { ResolvedOptions } from './options.js';
+import { defaultGenid, type ResolvedOptions } from './options.js';
 import {
   decodeCookiePayload,
   decodeIdValue,
@@ -22,8 +22,10 @@ import type { VerifiedCookies } from './verified-cookies.js';
 
 /** Per-middleware constants the request state needs besides the options. */
 export interface MiddlewareConfig extends ResolvedOptions {
-  readonly valueMatcher: RegExp;
-  readonly sigMatcher: RegExp;
+  /** `name=` of the session cookie, as it appears in a Cookie header. */
+  readonly valuePrefix: string;
+  /** `name=` of the signature cookie. */
+  readonly sigPrefix: string;
   /** The cookie names this middleware writes: the session cookie and, when signed, its signature. */
   readonly names: readonly string[];
   /** Signed cookies that already verified, so a returning cookie costs no HMAC. */
@@ -173,11 +175,11 @@ export class SessionRequest {
     this.cookieRead = true;
     const { config } = this;
     const header = this.ctx.req.headers.cookie;
-    const value = readCookie(header, config.valueMatcher);
+    const value = readCookie(header, config.valuePrefix);
     if (value === undefined || value === '') return undefined;
     let contents: CookieContents | undefined;
     if (this.keys !== undefined) {
-      const signature = readCookie(header, config.sigMatcher);
+      const signature = readCookie(header, config.sigPrefix);
       if (signature === undefined) return undefined;
       contents = this.verifiedContents(value, signature, this.keys);
     } else {
@@ -271,7 +273,9 @@ export class SessionRequest {
 
   private ensureId(): string {
     if (this.sid !== undefined) return this.sid;
-    const id: unknown = this.config.genid();
+    const { genid } = this.config;
+    if (genid === defaultGenid) return (this.sid = defaultGenid());
+    const id: unknown = genid();
     if (typeof id !== 'string' || !SESSION_ID.test(id)) {
       throw new SessionUsageError(
         `genid() must return a non-empty string of at most 128 characters from [A-Za-z0-9_-], got ${typeof id === 'string' ? `${JSON.stringify(id.slice(0, 20))} (${id.length} chars)` : typeof id}`,

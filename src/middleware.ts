@@ -1,6 +1,5 @@
 import type { Context, Next } from 'koa';
 import { installAccessors, STATE } from './context.js';
-import { cookieMatcher } from './cookie.js';
 import { SessionRequest, type MiddlewareConfig } from './lifecycle.js';
 import { resolveOptions, type SessionOptions } from './options.js';
 import { VerifiedCookies } from './verified-cookies.js';
@@ -21,8 +20,8 @@ export function session(options?: SessionOptions): SessionMiddleware {
   const resolved = resolveOptions(options);
   const config: MiddlewareConfig = {
     ...resolved,
-    valueMatcher: cookieMatcher(resolved.name),
-    sigMatcher: cookieMatcher(resolved.sigName),
+    valuePrefix: `${resolved.name}=`,
+    sigPrefix: `${resolved.sigName}=`,
     names: resolved.cookie.signed ? [resolved.name, resolved.sigName] : [resolved.name],
     verified: new VerifiedCookies(),
     warned: new Set(),

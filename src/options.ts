@@ -2,6 +2,9 @@ import { v4 as uuidv4 } from 'uuid';
 import { assertStore, type SessionStore } from './store.js';
 import { warnOnce } from './debug.js';
 
+/** The default `genid`: its ids (uuid v4) always have the required shape, so they are not checked per request. */
+export const defaultGenid: () => string = uuidv4;
+
 /** Attributes of the session cookie. Same names and meanings as the `cookies` package's options. */
 export interface SessionCookieOptions {
   /**
@@ -191,7 +194,7 @@ export function resolveOptions(options: SessionOptions | undefined): ResolvedOpt
   }
 
   const cookie = resolveCookie(input.cookie);
-  const genid = input.genid ?? uuidv4;
+  const genid = input.genid ?? defaultGenid;
   if (typeof genid !== 'function') throw invalid('genid', genid, 'a function returning a session id string');
 
   const ttl = optionalDuration('ttl', input.ttl) ?? DEFAULT_TTL;

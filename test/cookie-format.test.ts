@@ -8,6 +8,7 @@ import Cookies from 'cookies';
 import { session } from '../src/index.js';
 import type { SessionStore } from '../src/index.js';
 import { cookieHeader, cookieValue, KOA_VERSIONS, listen, makeApp, setCookies } from './support/http.js';
+import { payloadValue, signedCookie } from './support/sign.js';
 import { countingStore } from './support/stores.js';
 
 /**
@@ -108,6 +109,44 @@ for (const { label, Koa } of KOA_VERSIONS) {
       const { agent } = await listen(app);
       const res = await agent.get('/').set('Cookie', cookie).expect(200);
       assert.deepEqual(res.body, {});
+    });
+
+    it('picks the session cookie out of a Cookie header by the same rule as the cookies package', async () => {
+      const now = Date.now();
+      const mine = payloadValue(`{"_sid":"abcdefghijklmno","_ctime":${now},"views":1}`);
+      const other = payloadValue(`{"_sid":"otherotherother","_ctime":${now},"views":2}`);
+      const [mineValue, mineSig] = signedCookie('koa:sess', mine).split('; ') as [string, string];
+      const [otherValue, otherSig] = signedCookie('koa:sess', other).split('; ') as [string, string];
+      // Each header, and the views the session must show (undefined: a fresh, empty session).
+      const headers: Array<[string, number | undefined]> = [
+        [`${mineValue}; ${mineSig}`, 1],
+        [`${mineSig}; ${mineValue}`, 1],
+        [`   ${mineValue};   ${mineSig}`, 1],
+        [`x${otherValue}; ${mineValue}; ${mineSig}`, 1],
+        [`a=${otherValue}; ${mineValue}; ${mineSig}`, 1],
+        [`${mineValue}; ${mineSig}; ${otherValue}; ${otherSig}`, 1],
+        [`${otherValue}; ${otherSig}; ${mineValue}; ${mineSig}`, 2],
+        [`${mineValue}; x${mineSig}`, undefined],
+        [`${mineValue}=; ${mineSig}`, undefined],
+        [`${mineValue.replace('koa:sess=', 'koa:sess =')}; ${mineSig}`, undefined],
+      ];
+      const app = makeApp(Koa, ['k1']);
+      app.use(session());
+      app.use((ctx) => {
+        const cookies = new Cookies(ctx.req, ctx.res, { keys: ['k1'] });
+        ctx.body = { views: ctx.session.views ?? null, theirs: cookies.get('koa:sess') ?? null, signed: cookies.get('koa:sess', { signed: true }) !== undefined };
+      });
+      const { agent } = await listen(app);
+      for (const [header, views] of headers) {
+        const res = await agent.get('/').set('Cookie', header).expect(200);
+        const body = res.body as { views: number | null; theirs: string | null; signed: boolean };
+        assert.equal(body.views, views ?? null, header);
+        // Whatever we accept, the cookies package reads and verifies the same value.
+        if (views !== undefined) {
+          assert.equal(body.theirs, views === 1 ? mine : other, header);
+          assert.equal(body.signed, true, header);
+        }
+      }
     });
   });
 }

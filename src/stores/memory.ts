@@ -3,8 +3,10 @@ import type { SessionPatch, SessionStore } from '../store.js';
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
   /**
-   * Most sessions kept at once. Saving one more evicts the least recently used
-   * (loaded, saved, touched or patched) session, so memory stays bounded.
+   * Most sessions kept at once. Saving one more evicts a session that has not
+   * been used (loaded, saved, touched or patched) for the longest time, so
+   * memory stays bounded. Eviction is "second chance" LRU: a session loaded
+   * since it was last saved is moved to the recent end instead of evicted.
    * @default 10000
    */
   max?: number;
@@ -22,6 +24,8 @@ interface Entry {
   readonly json: string;
   /** Absolute time, in ms since the epoch, after which the entry is gone; `undefined`: never. */
   readonly expiresAt: number | undefined;
+  /** Loaded since it was last put at the recent end: spared (and moved there) by the next eviction. */
+  used: boolean;
 }
 
 const DEFAULT_MAX = 10_000;
@@ -38,7 +42,11 @@ const DEFAULT_SWEEP_INTERVAL = 60_000;
 // request without a single promise or timer for the store.
 export class MemoryStore implements SessionStore {
   readonly #max: number;
-  /** Insertion order is access order: the first key is the least recently used. */
+  /**
+   * Insertion order is write order; a load only marks its entry as used. An
+   * exact LRU would delete and re-insert the key on every load, which costs
+   * more than the rest of a load; marking keeps reads to one lookup.
+   */
   readonly #entries = new Map<string, Entry>();
   #timer: NodeJS.Timeout | undefined;
 
@@ -60,14 +68,12 @@ export class MemoryStore implements SessionStore {
   load(sid: string): string | undefined {
     const entry = this.#live(sid);
     if (!entry) return undefined;
-    // A read is a use: move the session to the most recently used end.
-    this.#entries.delete(sid);
-    this.#entries.set(sid, entry);
+    entry.used = true;
     return entry.json;
   }
 
   save(sid: string, json: string, ttlMs?: number): void {
-    this.#put(sid, { json, expiresAt: expiryOf(ttlMs) });
+    this.#put(sid, { json, expiresAt: expiryOf(ttlMs), used: false });
   }
 
   remove(sid: string): void {
@@ -76,14 +82,14 @@ export class MemoryStore implements SessionStore {
 
   touch(sid: string, ttlMs?: number): void {
     const entry = this.#live(sid);
-    if (entry) this.#put(sid, { json: entry.json, expiresAt: expiryOf(ttlMs) });
+    if (entry) this.#put(sid, { json: entry.json, expiresAt: expiryOf(ttlMs), used: false });
   }
 
   patch(sid: string, patch: SessionPatch, ttlMs?: number): void {
     const entry = this.#live(sid);
     // A session destroyed, regenerated or expired meanwhile stays gone.
     if (!entry) return;
-    this.#put(sid, { json: applyPatch(entry.json, patch), expiresAt: expiryOf(ttlMs) });
+    this.#put(sid, { json: applyPatch(entry.json, patch), expiresAt: expiryOf(ttlMs), used: false });
   }
 
   /** Stops the sweep and drops every session. */
@@ -108,10 +114,16 @@ export class MemoryStore implements SessionStore {
     // Deleting first moves the key to the end of the Map: most recently used.
     this.#entries.delete(sid);
     this.#entries.set(sid, entry);
-    if (this.#entries.size <= this.#max) return;
-    for (const oldest of this.#entries.keys()) {
-      if (this.#entries.size <= this.#max) break;
-      this.#entries.delete(oldest);
+    while (this.#entries.size > this.#max) this.#evictOne();
+  }
+
+  /** Deletes the oldest entry not loaded since it was put; loaded ones move to the recent end. */
+  #evictOne(): void {
+    for (const [sid, entry] of this.#entries) {
+      this.#entries.delete(sid);
+      if (!entry.used) return;
+      entry.used = false;
+      this.#entries.set(sid, entry);
     }
   }
 
