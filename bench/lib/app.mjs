@@ -69,9 +69,10 @@ export async function buildApp({ contender, workload, env = {} }) {
     stats.firstError ??= String(error?.message ?? error).slice(0, 300);
   });
 
-  const made = await contender.create({ ...env, app });
+  const made = await contender.create({ ...env, app, workload });
   if (made.middleware) app.use(made.middleware);
-  const bare = made.middleware === null;
+  // Bare Koa and the reference contenders answer with the bare handler and need no session set up.
+  const bare = made.middleware === null || contender.family === 'reference';
   const measured = workload === 'writers' ? writersHandler : bare ? bareHandler : HANDLERS[workload];
   if (measured === undefined) throw new Error(`unknown workload ${JSON.stringify(workload)}`);
 

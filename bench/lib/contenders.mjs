@@ -8,6 +8,7 @@
 // contender it is compared with. Anything can still be picked with `--only`.
 //
 // Adding one of this package's stores is one `ours(...)` line below.
+import { createHmac, createSecretKey, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { loadEntry } from './package.mjs';
 import { koaSessionMapStore, koaSessionRedisStore, mapStore } from './map-store.mjs';
@@ -90,6 +91,19 @@ function genericSession(name, label, { makeStore, ...flags }) {
   };
 }
 
+/** floor-cookie's middleware: the least a signed two-cookie session can do per write. */
+function signedCookieFloor(app) {
+  const key = createSecretKey(Buffer.from(app.keys[0]));
+  const attributes = '; path=/; samesite=lax; httponly';
+  return async function floor(ctx, next) {
+    await next();
+    const now = Date.now();
+    const value = Buffer.from(`{"_sid":"${randomUUID()}","_ctime":${now},"_exp":${now + 86_400_000},"n":1}`).toString('base64url');
+    const signature = createHmac('sha1', key).update(`koa:sess=${value}`).digest('base64url');
+    ctx.res.setHeader('Set-Cookie', [`koa:sess=${value}${attributes}`, `koa:sess.sig=${signature}${attributes}`]);
+  };
+}
+
 export const CONTENDERS = [
   {
     name: 'bare',
@@ -99,6 +113,19 @@ export const CONTENDERS = [
     quick: true,
     available: async () => null,
     create: async () => ({ middleware: null }),
+  },
+
+  // Not a session library: bare Koa plus only what any signed two-cookie session
+  // must do when it writes (new, write): make an id, encode a payload of the same
+  // shape as kss-cookie's, one HMAC-SHA1, two Set-Cookie headers. On read and none
+  // it is bare Koa. Its ratio is the ceiling for a cookie session on this machine.
+  {
+    name: 'floor-cookie',
+    label: 'reference: bare Koa + one id, one payload, one HMAC, two Set-Cookie headers (new, write only)',
+    family: 'reference',
+    throughput: true,
+    available: async () => null,
+    create: async (env) => ({ middleware: env.workload === 'new' || env.workload === 'write' ? signedCookieFloor(env.app) : null }),
   },
 
   // this package

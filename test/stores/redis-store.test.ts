@@ -3,6 +3,7 @@
 // timeout against a frozen or stopped server, errors, close() and options.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster, Redis } from 'ioredis';
@@ -166,6 +167,31 @@ describe('RedisStore commands, seen with MONITOR on a server of its own', () => 
     const second = await commandsOf(() => store.patch('s2', patchOf({ c: 3 }), 60_000));
     assert.deepEqual(second.map((args) => args[0]), ['evalsha']);
     assert.equal(await client.get('p:s2'), '{"a":1,"b":2,"c":3}');
+  });
+
+  it('sends the commands issued in one event-loop turn in one socket write, each with its own answer', async () => {
+    const store = new RedisStore({ client, prefix: 'b:' });
+    const ids = Array.from({ length: 20 }, (_, i) => `s${i}`);
+    await Promise.all(ids.map((id, i) => store.save(id, `{"i":${i}}`, 60_000)));
+    const stream = (client as unknown as { stream: Socket }).stream;
+    const write = stream.write;
+    let writes = 0;
+    stream.write = function countedWrite(this: Socket, ...args: Parameters<Socket['write']>) {
+      writes += 1;
+      return write.apply(this, args);
+    } as Socket['write'];
+    try {
+      const loaded = await Promise.all([...ids.map((id) => store.load(id)), store.load('missing')]);
+      assert.deepEqual(loaded, [...ids.map((_, i) => `{"i":${i}}`), null]);
+      assert.equal(writes, 1, 'the 21 GETs should leave in one write');
+      // One command of a batch failing (NOSCRIPT) fails alone: the patch falls back to EVAL, the loads still answer.
+      await client.script('FLUSH');
+      const [patched, first, last] = await Promise.all([store.patch('s0', patchOf({ x: 1 }), 60_000), store.load('s1'), store.load('s19')]);
+      assert.deepEqual([patched, first, last], [true, '{"i":1}', '{"i":19}']);
+      assert.equal(await client.get('b:s0'), '{"i":0,"x":1}');
+    } finally {
+      stream.write = write;
+    }
   });
 });
 
