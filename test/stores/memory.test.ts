@@ -49,6 +49,22 @@ describe('MemoryStore specifics', () => {
     await store.close();
   });
 
+  it('evicts 1 % of max at once from max 1,000 on, sparing sessions loaded since their last write', async () => {
+    const store = new MemoryStore({ max: 1000, sweepInterval: 0 });
+    for (let i = 0; i < 1000; i += 1) await store.save(`s${i}`, '{}');
+    for (let i = 0; i < 5; i += 1) await store.load(`s${i}`);
+    await store.save('s1000', '{}');
+    assert.equal(store.size, 990);
+    for (let i = 0; i < 5; i += 1) assert.equal(await store.load(`s${i}`), '{}', `s${i} was loaded, so it gets a second chance`);
+    for (let i = 5; i < 16; i += 1) assert.equal(await store.load(`s${i}`), undefined, `s${i} was the oldest unused, so it goes`);
+    assert.equal(await store.load('s16'), '{}');
+    for (let i = 1001; i < 3000; i += 1) {
+      await store.save(`s${i}`, '{}');
+      assert.ok(store.size <= 1000, `size ${store.size} after s${i}`);
+    }
+    await store.close();
+  });
+
   it('counts touch and patch as use for the eviction order', async () => {
     const store = new MemoryStore({ max: 3, sweepInterval: 0 });
     await store.save('a', '{}');
