@@ -390,7 +390,9 @@ export class SessionRequest {
         this.json = json;
         return this.commitUnchanged(now);
       }
-      writing = this.invoke(store, 'patch', sid, patch, ttl);
+      // With the loaded text and the whole new text, a store can write the session in one piece when
+      // nobody changed it meanwhile (see SessionPatch.result), which is cheaper than applying the keys.
+      writing = this.invoke(store, 'patch', sid, { set: patch.set, unset: patch.unset, base: this.json, result: json }, ttl);
     } else {
       writing = this.invoke(store, 'save', sid, json, ttl);
     }

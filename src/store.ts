@@ -29,6 +29,20 @@ export interface SessionPatch {
   readonly set: Readonly<Record<string, string>>;
   /** Keys to delete. */
   readonly unset: readonly string[];
+  /**
+   * The session's JSON as the middleware loaded it (or last wrote it in this
+   * request): the text `set` and `unset` were computed against. Given together
+   * with `result`; both may be absent.
+   */
+  readonly base?: string;
+  /**
+   * The session's whole JSON after the change. A store may write it in place of
+   * applying `set` and `unset`, but only when the stored JSON is still exactly
+   * `base`, checked atomically with the write: then nobody else has changed the
+   * entry since it was loaded, so replacing it loses nothing. Otherwise it must
+   * apply `set` and `unset`. Ignoring both fields is always correct.
+   */
+  readonly result?: string;
 }
 
 /**

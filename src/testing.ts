@@ -446,6 +446,36 @@ function definePatchCases(store: SessionStore, shortTtl: number): void {
     await remove(sid);
   });
 
+  it('keeps all 50 keys when 50 concurrent patches carry the same base and each its own whole result', async () => {
+    // As the middleware sends them: every writer loaded the same text. Only the first may write its
+    // result whole; for the others the entry no longer equals their base, so their keys must be applied.
+    const sid = newSid();
+    const base = '{"base":"kept"}';
+    await save(sid, base, 60_000);
+    const keys = Array.from({ length: 50 }, (_, i) => `writer${i}`);
+    await Promise.all(
+      keys.map((key, i) => {
+        const value = { i };
+        const change = patchOf([[key, value]]);
+        return patch(sid, { ...change, base, result: JSON.stringify({ base: 'kept', [key]: value }) }, 60_000);
+      }),
+    );
+    const data = (await loadParsed(sid)) as Record<string, unknown>;
+    const lost = keys.filter((key) => !(key in data));
+    assert.deepEqual(lost, [], `${lost.length} of 50 concurrent patches were lost: a whole result may only replace an entry still equal to its base`);
+    assert.equal(data.base, 'kept');
+    await remove(sid);
+  });
+
+  it('applies the keys of a patch whose base no longer matches the entry, ignoring its result', async () => {
+    const sid = newSid();
+    await save(sid, '{"a":1,"b":2,"other":"written meanwhile"}', 60_000);
+    const change = patchOf([['b', 3]], ['a']);
+    await patch(sid, { ...change, base: '{"a":1,"b":2}', result: '{"b":3}' }, 60_000);
+    assert.deepEqual(await loadParsed(sid), { b: 3, other: 'written meanwhile' });
+    await remove(sid);
+  });
+
   it('keeps both effects of a concurrent unset of one key and set of another', async () => {
     // Several sessions at once, so that a read-modify-write race has many chances to show.
     const sids = Array.from({ length: 20 }, () => newSid());

@@ -93,7 +93,9 @@ export class MemoryStore implements SessionStore {
     const entry = this.#live(sid);
     // A session destroyed, regenerated or expired meanwhile stays gone.
     if (!entry) return;
-    this.#put(sid, { json: applyPatch(entry.json, patch), expiresAt: expiryOf(ttlMs), used: false });
+    // Unchanged since the middleware loaded it: the whole new text is the patched text, no parse needed.
+    const json = typeof patch.result === 'string' && patch.base === entry.json ? patch.result : applyPatch(entry.json, patch);
+    this.#put(sid, { json, expiresAt: expiryOf(ttlMs), used: false });
   }
 
   /** Stops the sweep and drops every session. */

@@ -33,6 +33,9 @@ export interface RedisStoreOptions {
 
 const DEFAULTS = { prefix: 'koa:sess:', commandTimeout: 2000 } as const;
 
+/** Most characters of `base` plus `result` sent with a patch; larger sessions send only the changed keys. */
+const WHOLE_TEXT_LIMIT = 16_384;
+
 const PATCH = script(PATCH_SCRIPT);
 
 /**
@@ -141,13 +144,18 @@ export class RedisStore implements SessionStore {
    * Applies `patch` to the stored object in one server-side script on the
    * session's key, rewriting only the top-level keys it names (every other
    * value keeps its exact text) and resetting the time to live to `ttlMs`.
+   * When the stored text is still exactly `patch.base`, the script writes
+   * `patch.result` whole instead (nobody changed the session meanwhile).
    * Resolves to false, having written nothing, when the key does not exist.
    */
   async patch(sid: string, patch: SessionPatch, ttlMs?: number): Promise<boolean> {
     const key = this.key(sid);
     const ttl = ttlArgument(ttlMs);
     const setKeys = Object.keys(patch.set);
-    const argv = [ttl ?? '', String(setKeys.length)];
+    const { base, result } = patch;
+    // The whole texts ride along only for sessions small enough that sending them costs less than the scan they save.
+    const whole = typeof base === 'string' && typeof result === 'string' && base.length + result.length <= WHOLE_TEXT_LIMIT;
+    const argv = [ttl ?? '', whole ? base : '', whole ? result : '', String(setKeys.length)];
     for (const name of setKeys) {
       const value = patch.set[name];
       if (typeof value !== 'string') {

@@ -105,6 +105,8 @@ const PATCH_TTL = 'resets the ttl of the entry on patch';
 const PATCH_50 = 'keeps all 50 keys when 50 concurrent patches each set their own key on one session';
 const PATCH_UNSET_SET = 'keeps both effects of a concurrent unset of one key and set of another';
 const PATCH_EMPTY = 'leaves the data intact on an empty patch';
+const PATCH_50_RESULTS = 'keeps all 50 keys when 50 concurrent patches carry the same base and each its own whole result';
+const PATCH_STALE_BASE = 'applies the keys of a patch whose base no longer matches the entry, ignoring its result';
 
 interface Case {
   readonly create: () => SessionStore;
@@ -221,7 +223,7 @@ const cases: Record<string, Case> = {
           await this.save(sid, this.apply(json, patch), ttlMs);
         }
       })(),
-    fails: [PATCH_50, PATCH_UNSET_SET],
+    fails: [PATCH_50, PATCH_UNSET_SET, PATCH_50_RESULTS],
   },
   'a store whose patch resurrects missing entries': {
     create: () =>
@@ -281,7 +283,25 @@ const cases: Record<string, Case> = {
           return super.apply('{}', patch);
         }
       })(),
-    fails: [PATCH_APPLIES, PATCH_VALUES, PATCH_KEYS, PATCH_50, PATCH_UNSET_SET, PATCH_EMPTY, LONG_IDS, PATCH_TTL],
+    fails: [PATCH_APPLIES, PATCH_VALUES, PATCH_KEYS, PATCH_50, PATCH_UNSET_SET, PATCH_EMPTY, LONG_IDS, PATCH_TTL, PATCH_50_RESULTS, PATCH_STALE_BASE],
+  },
+  "a store that writes a patch's whole result without comparing its base": {
+    create: () =>
+      new (class extends GoodStore {
+        protected override apply(json: string, patch: SessionPatch): string {
+          return patch.result ?? super.apply(json, patch);
+        }
+      })(),
+    fails: [PATCH_50_RESULTS, PATCH_STALE_BASE],
+  },
+  'a correct store that writes the whole result when the base matches': {
+    create: () =>
+      new (class extends GoodStore {
+        protected override apply(json: string, patch: SessionPatch): string {
+          return patch.result !== undefined && patch.base === json ? patch.result : super.apply(json, patch);
+        }
+      })(),
+    fails: [],
   },
 };
 

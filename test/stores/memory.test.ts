@@ -65,6 +65,16 @@ describe('MemoryStore specifics', () => {
     await store.close();
   });
 
+  it('writes the whole result of a patch when the entry is still its base, and applies the keys when it is not', async () => {
+    const store = new MemoryStore({ sweepInterval: 0 });
+    await store.save('s', '{"a":1,"b":2}');
+    await store.patch('s', { set: { b: '3' }, unset: [], base: '{"a":1,"b":2}', result: '{"b":3,"a":1}' }, 60_000);
+    assert.equal(await store.load('s'), '{"b":3,"a":1}');
+    await store.patch('s', { set: { c: '4' }, unset: [], base: '{"a":1,"b":2}', result: '{"c":4,"a":1,"b":2}' }, 60_000);
+    assert.equal(await store.load('s'), '{"b":3,"a":1,"c":4}');
+    await store.close();
+  });
+
   it('counts touch and patch as use for the eviction order', async () => {
     const store = new MemoryStore({ max: 3, sweepInterval: 0 });
     await store.save('a', '{}');

@@ -154,7 +154,7 @@ describe('RedisStore commands, seen with MONITOR on a server of its own', () => 
     const patch = await commandsOf(() => store.patch('s1', patchOf({ b: [1] }, ['a']), 60_000));
     assert.equal(patch.length, 1, `patch sent ${JSON.stringify(patch.map((args) => args[0]))}`);
     assert.deepEqual(patch[0]?.slice(0, 1), ['evalsha']);
-    assert.deepEqual(patch[0]?.slice(2), ['1', 'p:s1', '60000', '1', '"b"', '[1]', '"a"']);
+    assert.deepEqual(patch[0]?.slice(2), ['1', 'p:s1', '60000', '', '', '1', '"b"', '[1]', '"a"']);
     assert.deepEqual(await commandsOf(() => store.remove('s1')), [['del', 'p:s1']]);
   });
 
@@ -167,6 +167,26 @@ describe('RedisStore commands, seen with MONITOR on a server of its own', () => 
     const second = await commandsOf(() => store.patch('s2', patchOf({ c: 3 }), 60_000));
     assert.deepEqual(second.map((args) => args[0]), ['evalsha']);
     assert.equal(await client.get('p:s2'), '{"a":1,"b":2,"c":3}');
+  });
+
+  it('writes the whole result when the entry is still its base, and applies the keys when it is not', async () => {
+    const store = new RedisStore({ client, prefix: 'w:' });
+    await store.save('s', '{"a":1,"b":2}', 60_000);
+    // The results are spelled unlike what the key-wise path makes, so the stored text shows which path ran.
+    assert.equal(await store.patch('s', { ...patchOf({ b: 3 }), base: '{"a":1,"b":2}', result: '{"b":3,"a":1}' }, 60_000), true);
+    assert.equal(await client.get('w:s'), '{"b":3,"a":1}');
+    const pttl = await client.pttl('w:s');
+    assert.ok(pttl > 0 && pttl <= 60_000, `PTTL was ${pttl}`);
+    assert.equal(await store.patch('s', { ...patchOf({ c: 4 }), base: '{"a":1,"b":2}', result: '{"c":4,"a":1,"b":2}' }, 60_000), true);
+    assert.equal(await client.get('w:s'), '{"b":3,"a":1,"c":4}');
+    // A large session sends only its changed keys.
+    const big = 'x'.repeat(9000);
+    await store.save('t', `{"a":"${big}"}`, 60_000);
+    const sent = await commandsOf(() => store.patch('t', { ...patchOf({ b: 1 }), base: `{"a":"${big}"}`, result: `{"b":1,"a":"${big}"}` }, 60_000));
+    assert.deepEqual(sent[0]?.slice(5, 7), ['', '']);
+    assert.equal(await client.get('w:t'), `{"a":"${big}","b":1}`);
+    assert.equal(await store.patch('gone', { ...patchOf({ b: 1 }), base: '{}', result: '{"b":1}' }, 60_000), false);
+    assert.equal(await client.exists('w:gone'), 0);
   });
 
   it('sends the commands issued in one event-loop turn in one socket write, each with its own answer', async () => {
