@@ -77,9 +77,7 @@ interface QueuedCommand {
  */
 function batchingRunner(client: IoredisLike, pipeline: () => IoredisPipeline): RunCommand {
   let queue: QueuedCommand[] = [];
-  const flush = (): void => {
-    const batch = queue;
-    queue = [];
+  const send = (batch: QueuedCommand[]): void => {
     if (batch.length === 1) {
       const only = batch[0] as QueuedCommand;
       client.call(only.args[0] as string, only.args.slice(1)).then(only.resolve, only.reject);
@@ -100,6 +98,16 @@ function batchingRunner(client: IoredisLike, pipeline: () => IoredisPipeline): R
         for (const command of batch) command.reject(error);
       },
     );
+  };
+  const flush = (): void => {
+    const batch = queue;
+    queue = [];
+    try {
+      send(batch);
+    } catch (error) {
+      // Thrown inside setImmediate it would crash the process; each waiting request gets it instead.
+      for (const command of batch) command.reject(error);
+    }
   };
   return (_key, args) =>
     new Promise((resolve, reject) => {
