@@ -1,4 +1,5 @@
 import { SessionStoreError, StoreTimeoutError } from './errors.js';
+import { withDeadline } from './deadline.js';
 import { settle, type SessionStore, type StoreResult } from './store.js';
 
 /** The store methods the middleware calls. */
@@ -25,21 +26,8 @@ export function callStore(store: SessionStore, operation: StoreOperation, timeou
 }
 
 function bounded<T>(operation: StoreOperation, pending: Promise<T>, timeoutMs: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new SessionStoreError(operation, new StoreTimeoutError(operation, timeoutMs)));
-    }, timeoutMs);
-    // A hung store must not keep a closing process alive.
-    timer.unref();
-    pending.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(new SessionStoreError(operation, error));
-      },
-    );
+  const wrapped = pending.then(undefined, (error: unknown) => {
+    throw new SessionStoreError(operation, error);
   });
+  return withDeadline(wrapped, timeoutMs, () => new SessionStoreError(operation, new StoreTimeoutError(operation, timeoutMs)));
 }

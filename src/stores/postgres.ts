@@ -1,4 +1,5 @@
 import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
+import { withDeadline } from '../deadline.js';
 import { debug } from '../debug.js';
 import type { SessionPatch, SessionStore } from '../store.js';
 import { postgresCreateSql, postgresNames, postgresStatementsSql } from './postgres-sql.js';
@@ -304,30 +305,14 @@ type QueryFunction = <R extends QueryResultRow = QueryResultRow>(text: string, v
  */
 function checkout(pool: Pool, limit: number): Promise<PoolClient> {
   if (limit === 0) return pool.connect();
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const timer = setTimeout(() => {
-      settled = true;
-      reject(new Error('Query read timeout'));
-    }, limit);
-    timer.unref();
-    pool.connect().then(
-      (client) => {
-        if (settled) {
-          client.release();
-          return;
-        }
-        settled = true;
-        clearTimeout(timer);
-        resolve(client);
-      },
-      (error: unknown) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
+  let abandoned = false;
+  const connecting = pool.connect().then((client) => {
+    if (abandoned) client.release();
+    return client;
+  });
+  return withDeadline(connecting, limit, () => {
+    abandoned = true;
+    return new Error('Query read timeout');
   });
 }
 

@@ -1,4 +1,5 @@
 import type { SessionPatch, SessionStore } from '../store.js';
+import { withDeadline } from '../deadline.js';
 import { PATCH_SCRIPT } from './redis-patch.lua.js';
 import { commandRunner, evalScript, script } from './redis-client.js';
 import type { RedisClient, RunCommand } from './redis-client.js';
@@ -206,30 +207,13 @@ export class RedisStore implements SessionStore {
     } catch (error) {
       pending = Promise.reject(error);
     }
+    const answered = pending.then(undefined, failed);
     const limit = this.commandTimeout;
-    if (limit === 0) return pending.then(undefined, failed);
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        timedOut = true;
-        reject(
-          new Error(
-            `koa-session-store: Redis did not answer ${command} within ${limit} ms; check that Redis is reachable, or raise the commandTimeout option of RedisStore`,
-          ),
-        );
-      }, limit);
-      pending.then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          try {
-            failed(error);
-          } catch (wrapped) {
-            reject(wrapped);
-          }
-        },
+    if (limit === 0) return answered;
+    return withDeadline(answered, limit, () => {
+      timedOut = true;
+      return new Error(
+        `koa-session-store: Redis did not answer ${command} within ${limit} ms; check that Redis is reachable, or raise the commandTimeout option of RedisStore`,
       );
     });
   }
