@@ -43,11 +43,12 @@ export function commandRunner(client: unknown): RunCommand | undefined {
   if (typeof candidate.call === 'function') {
     // ioredis, single node or Cluster: Cluster routes by the command's declared keys.
     const ioredis = client as IoredisLike;
+    const direct: RunCommand = (_key, [command, ...args]) => ioredis.call(command as string, args);
     // A Cluster pipeline must stay within one slot, and a client that pipelines by itself needs no help.
     if (typeof ioredis.pipeline === 'function' && ioredis.isCluster !== true && ioredis.options?.enableAutoPipelining !== true) {
-      return batchingRunner(ioredis, ioredis.pipeline.bind(ioredis));
+      return batchingRunner(direct, ioredis.pipeline.bind(ioredis));
     }
-    return (_key, [command, ...args]) => ioredis.call(command as string, args);
+    return direct;
   }
   if (typeof candidate.sendCommand === 'function') {
     if (typeof candidate.getSlotMaster === 'function') {
@@ -62,6 +63,7 @@ export function commandRunner(client: unknown): RunCommand | undefined {
 }
 
 interface QueuedCommand {
+  readonly key: string;
   readonly args: string[];
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
@@ -75,12 +77,12 @@ interface QueuedCommand {
  * goes out in `setImmediate`, right after the turn's I/O callbacks, so a
  * command waits for no timer; a turn with a single command sends it as it is.
  */
-function batchingRunner(client: IoredisLike, pipeline: () => IoredisPipeline): RunCommand {
+function batchingRunner(direct: RunCommand, pipeline: () => IoredisPipeline): RunCommand {
   let queue: QueuedCommand[] = [];
   const send = (batch: QueuedCommand[]): void => {
     if (batch.length === 1) {
       const only = batch[0] as QueuedCommand;
-      client.call(only.args[0] as string, only.args.slice(1)).then(only.resolve, only.reject);
+      direct(only.key, only.args).then(only.resolve, only.reject);
       return;
     }
     const commands = pipeline();
@@ -109,10 +111,10 @@ function batchingRunner(client: IoredisLike, pipeline: () => IoredisPipeline): R
       for (const command of batch) command.reject(error);
     }
   };
-  return (_key, args) =>
+  return (key, args) =>
     new Promise((resolve, reject) => {
       if (queue.length === 0) setImmediate(flush);
-      queue.push({ args, resolve, reject });
+      queue.push({ key, args, resolve, reject });
     });
 }
 
