@@ -2,19 +2,23 @@ import type { Context } from 'koa';
 import { appendSetCookies, cookieAttributes, COOKIE_SIZE_LIMIT, readCookie } from './cookie.js';
 import { debug } from './debug.js';
 import { SessionUsageError } from './errors.js';
+import type { HeldSessions, SessionHolder } from './held-sessions.js';
 import { defaultGenid, type ResolvedOptions } from './options.js';
 import {
   decodeCookiePayload,
   decodeIdValue,
   encodeCookiePayload,
   encodeIdValue,
+  encodePlainCookiePayload,
   isPlainObject,
+  MAX_NESTING,
+  nestsDeeperThan,
   parseSessionJson,
   SESSION_ID,
   type CookieContents,
   type SessionRecord,
 } from './payload.js';
-import { hasKeys, sign, verify, type AppKeys } from './signature.js';
+import { hasKeys, indexOfKey, sign, verify, type AppKeys } from './signature.js';
 import { diffSessions } from './diff.js';
 import type { SessionStore } from './store.js';
 import { callStore, type StoreOperation } from './store-call.js';
@@ -32,6 +36,8 @@ export interface MiddlewareConfig extends ResolvedOptions {
   readonly verified: VerifiedCookies;
   /** Warnings this middleware already gave: each is logged once per middleware, not per request. */
   readonly warned: Set<string>;
+  /** Sessions requests hold, for a store that could write a removed one back; undefined when the store cannot. */
+  readonly held: HeldSessions | undefined;
 }
 
 /**
@@ -43,7 +49,7 @@ export interface MiddlewareConfig extends ResolvedOptions {
  * a server store the entry is loaded eagerly (`ctx.session` is synchronous)
  * but only parsed on first access.
  */
-export class SessionRequest {
+export class SessionRequest implements SessionHolder {
   private readonly ctx: Context;
   private readonly config: MiddlewareConfig;
   private keys: AppKeys | undefined;
@@ -71,6 +77,10 @@ export class SessionRequest {
   private forceWrite = false;
   private clearCookie = false;
   private staleSids: string[] | undefined;
+  /** The id this request registered in `config.held`, released when the request ends. */
+  private heldSid: string | undefined;
+  /** Another request removed the held session: write nothing of it back. */
+  private removedElsewhere = false;
 
   constructor(ctx: Context, config: MiddlewareConfig) {
     this.ctx = ctx;
@@ -91,6 +101,11 @@ export class SessionRequest {
     if (this.config.store === undefined) return undefined;
     const contents = this.readSessionCookie();
     if (contents === undefined) return undefined;
+    // Held from before the load, so a removal that overtakes the load is seen too.
+    if (this.config.held !== undefined) {
+      this.heldSid = contents.sid;
+      this.config.held.hold(contents.sid, this);
+    }
     // A store answering with plain values (MemoryStore, a Map) costs no promise and no timer.
     const loading = this.invoke(this.config.store, 'load', contents.sid);
     if (loading instanceof Promise) return loading.then((loaded) => this.adoptLoaded(contents, loaded));
@@ -110,6 +125,16 @@ export class SessionRequest {
     } else {
       debug('session id from the cookie is unknown to the store (expired or removed); starting a fresh session');
     }
+  }
+
+  sessionRemoved(): void {
+    this.removedElsewhere = true;
+  }
+
+  /** Runs when the request is over, whatever happened: lets go of the held session. */
+  end(): void {
+    if (this.heldSid !== undefined) this.config.held?.release(this.heldSid, this);
+    this.heldSid = undefined;
   }
 
   // ---- what the handler sees -------------------------------------------------
@@ -147,7 +172,7 @@ export class SessionRequest {
     const data = this.getSession();
     const store = this.config.store;
     if (store !== undefined && !this.isNew && this.sid !== undefined) {
-      await this.invoke(store, 'remove', this.sid);
+      await this.removeEntry(store, this.sid);
     }
     const staleSids = this.staleSids;
     this.startFresh(Date.now());
@@ -189,9 +214,16 @@ export class SessionRequest {
     this.requestSid = contents.sid;
     this.cookieValue = value;
     const now = Date.now();
-    if (config.maxLifetime !== undefined && contents.ctime !== undefined && now >= contents.ctime + config.maxLifetime) {
-      debug('session reached maxLifetime; starting a fresh session');
-      return undefined;
+    if (config.maxLifetime !== undefined) {
+      // A 2.0 cookie says nothing of its age, so it cannot be shown to be inside the cap.
+      if (contents.ctime === undefined) {
+        debug('session cookie from 2.0 has no creation time and maxLifetime is set; starting a fresh session');
+        return undefined;
+      }
+      if (now >= contents.ctime + config.maxLifetime) {
+        debug('session reached maxLifetime; starting a fresh session');
+        return undefined;
+      }
     }
     if (contents.exp !== undefined && now >= contents.exp) {
       debug('cookie-store session expired; starting a fresh session');
@@ -205,7 +237,7 @@ export class SessionRequest {
     const { config } = this;
     const remembered = Array.isArray(keys) ? config.verified.lookup(signature, value) : undefined;
     if (remembered !== undefined) {
-      const keyIndex = (keys as ReadonlyArray<string | Buffer>).indexOf(remembered.key);
+      const keyIndex = indexOfKey(keys as ReadonlyArray<string | Buffer>, remembered.key);
       // A key since removed from app.keys no longer vouches for the cookie: verify again, and fail.
       if (keyIndex >= 0) {
         this.reissue = keyIndex > 0;
@@ -220,7 +252,9 @@ export class SessionRequest {
     this.reissue = keyIndex > 0;
     const contents = this.decode(value);
     if (contents !== undefined && Array.isArray(keys)) {
-      config.verified.remember(signature, value, (keys as ReadonlyArray<string | Buffer>)[keyIndex] as string | Buffer, contents);
+      const key = (keys as ReadonlyArray<string | Buffer>)[keyIndex] as string | Buffer;
+      // A copy of a Buffer key: one changed in place must stop vouching for what it signed before.
+      config.verified.remember(signature, value, typeof key === 'string' ? key : Buffer.from(key), contents);
     }
     return contents;
   }
@@ -294,6 +328,7 @@ export class SessionRequest {
    */
   commit(): Promise<void> | undefined {
     const { config } = this;
+    if (this.removedElsewhere && this.sid !== undefined && this.sid === this.heldSid) this.dropRemovedSession();
     if (this.staleSids !== undefined && config.store !== undefined) return this.removeStaleThenCommit(config.store);
     if (this.data === null) {
       if (this.clearCookie) this.expireCookie();
@@ -302,12 +337,16 @@ export class SessionRequest {
     }
     if (this.data === undefined) {
       // Never accessed, so unchanged: only a rolling reset or a key-rotation reissue can be due,
-      // and neither needs the data parsed or serialized.
+      // and neither needs the data parsed or serialized. A cookie-store cookie is verified only
+      // to learn whether an older key signed it, and only while app.keys holds several.
+      if (config.store === undefined && !this.cookieRead && (config.rolling || this.rotating())) this.adoptCookieSession();
       if (!config.rolling && !this.reissue) return undefined;
-      if (config.store === undefined && !this.cookieRead) this.adoptCookieSession();
       return this.isNew ? undefined : this.commitUnchanged(Date.now());
     }
     const json = JSON.stringify(this.data);
+    if (nestsDeeperThan(json, MAX_NESTING)) {
+      throw new SessionUsageError(`session data nests objects or arrays more than ${MAX_NESTING} levels deep; such a session could not be read back`);
+    }
     const now = Date.now();
     if (this.isNew) {
       if (json === '{}' && !this.forceWrite) {
@@ -319,6 +358,24 @@ export class SessionRequest {
     }
     if (json !== this.json) return this.writeChanged(json, now);
     return this.commitUnchanged(now);
+  }
+
+  /** While app.keys lists more than one secret, a cookie may be signed with an older one. */
+  private rotating(): boolean {
+    const { keys } = this;
+    return keys !== undefined && (!Array.isArray(keys) || keys.length > 1);
+  }
+
+  /** The held session was removed by another request: it ends here too, and nothing of it is written back. */
+  private dropRemovedSession(): void {
+    debug('session was removed by another request while this one held it; writing nothing back');
+    this.removedElsewhere = false;
+    this.isNew = true;
+    this.sid = undefined;
+    this.data = null;
+    this.clearCookie = true;
+    this.forceWrite = false;
+    this.reissue = false;
   }
 
   private commitUnchanged(now: number): Promise<void> | undefined {
@@ -333,8 +390,13 @@ export class SessionRequest {
   private async removeStaleThenCommit(store: SessionStore): Promise<void> {
     const ids = this.staleSids ?? [];
     this.staleSids = undefined;
-    for (const id of ids) await this.invoke(store, 'remove', id);
+    for (const id of ids) await this.removeEntry(store, id);
     await this.commit();
+  }
+
+  private async removeEntry(store: SessionStore, sid: string): Promise<void> {
+    await this.invoke(store, 'remove', sid);
+    this.config.held?.removed(sid, this);
   }
 
   private writeNew(json: string, now: number): Promise<void> | undefined {
@@ -345,7 +407,7 @@ export class SessionRequest {
     this.clearCookie = false;
     if (config.store === undefined) {
       if (!this.canSetHeaders()) return this.cannotSetCookie();
-      this.setSessionCookie(encodeCookiePayload(sid, this.ctime, expiresAt, json), expiresAt, now);
+      this.setPayloadCookie(sid, json, expiresAt, now);
       this.afterWrite(json, now);
       return undefined;
     }
@@ -372,7 +434,7 @@ export class SessionRequest {
     const expiresAt = this.expiresAt(now);
     if (config.store === undefined) {
       if (!this.canSetHeaders()) return this.cannotSetCookie();
-      this.setSessionCookie(encodeCookiePayload(sid, this.ctime, expiresAt, json), expiresAt, now);
+      this.setPayloadCookie(sid, json, expiresAt, now);
       this.afterWrite(json, now);
       return undefined;
     }
@@ -420,7 +482,7 @@ export class SessionRequest {
     const expiresAt = this.expiresAt(now);
     if (config.store === undefined) {
       if (!this.canSetHeaders()) return undefined;
-      this.setSessionCookie(encodeCookiePayload(sid, this.ctime, expiresAt, this.json as string), expiresAt, now);
+      this.setPayloadCookie(sid, this.json as string, expiresAt, now);
       this.touched = now;
       return undefined;
     }
@@ -496,18 +558,34 @@ export class SessionRequest {
     return secure ?? requestSecure;
   }
 
-  private setSessionCookie(value: string, expiresAt: number | undefined, now: number): void {
+  /**
+   * Cookie store: sets the session's cookie, in base64url, or in the compact plain form
+   * when base64url would be over the size limit (a third bigger than the JSON).
+   */
+  private setPayloadCookie(sid: string, json: string, expiresAt: number | undefined, now: number): void {
+    const value = encodeCookiePayload(sid, this.ctime, expiresAt, json);
+    this.setSessionCookie(value, expiresAt, now, () => encodePlainCookiePayload(sid, this.ctime, expiresAt, json));
+  }
+
+  /** Sets the session cookie (and its signature); `compact` gives a smaller value to try when `value` is too big. */
+  private setSessionCookie(value: string, expiresAt: number | undefined, now: number, compact?: () => string): void {
     const { config } = this;
     const cookieMaxAge =
       config.cookie.maxAge === undefined ? undefined : Math.max(1000, Math.min(config.cookie.maxAge, (expiresAt ?? Infinity) - now));
     const attributes = cookieAttributes(config.cookie, cookieMaxAge, this.cookieSecure(), now);
-    const main = `${config.name}=${value}${attributes}`;
+    // The signature cookie's length does not depend on the value: 27 characters of HMAC-SHA1.
+    const signatureLength = this.keys === undefined ? 0 : config.sigName.length + 28 + attributes.length;
+    let sized = value;
+    if (compact !== undefined && config.name.length + 1 + value.length + attributes.length + signatureLength > COOKIE_SIZE_LIMIT) {
+      sized = compact();
+    }
+    const main = `${config.name}=${sized}${attributes}`;
     if (this.keys === undefined) {
       this.checkSize(main.length);
       appendSetCookies(this.ctx.res, [main], config.names, config.cookie.overwrite);
       return;
     }
-    const signature = `${config.sigName}=${sign(`${config.name}=${value}`, this.keys)}${attributes}`;
+    const signature = `${config.sigName}=${sign(`${config.name}=${sized}`, this.keys)}${attributes}`;
     this.checkSize(main.length + signature.length);
     appendSetCookies(this.ctx.res, [main, signature], config.names, config.cookie.overwrite);
   }

@@ -1,5 +1,6 @@
 import type { Context, Next } from 'koa';
 import { installAccessors, STATE } from './context.js';
+import { HeldSessions } from './held-sessions.js';
 import { SessionRequest, type MiddlewareConfig } from './lifecycle.js';
 import { resolveOptions, type SessionOptions } from './options.js';
 import { VerifiedCookies } from './verified-cookies.js';
@@ -25,17 +26,24 @@ export function session(options?: SessionOptions): SessionMiddleware {
     names: resolved.cookie.signed ? [resolved.name, resolved.sigName] : [resolved.name],
     verified: new VerifiedCookies(),
     warned: new Set(),
+    // Stores that refuse to patch or touch a missing entry cannot bring a removed session back.
+    held: resolved.store !== undefined && (resolved.store.patch === undefined || resolved.store.touch === undefined) ? new HeldSessions() : undefined,
   };
 
   return async function koaSessionStore(ctx: Context, next: Next): Promise<void> {
     installAccessors(ctx);
     const request = new SessionRequest(ctx, config);
     (ctx as { [STATE]?: SessionRequest })[STATE] = request;
-    const loading = request.begin();
-    if (loading !== undefined) await loading;
-    // When downstream throws, nothing is written (as in 2.0) and its error reaches the client untouched.
-    await next();
-    const writing = request.commit();
-    if (writing !== undefined) await writing;
+    try {
+      const loading = request.begin();
+      if (loading !== undefined) await loading;
+      // When downstream throws, nothing is written (as in 2.0) and its error reaches the client untouched.
+      await next();
+      const writing = request.commit();
+      if (writing !== undefined) await writing;
+    } finally {
+      // Lets go of a session held against concurrent removal (see HeldSessions).
+      request.end();
+    }
   };
 }

@@ -27,7 +27,7 @@ export interface SessionCookieOptions {
   secure?: boolean;
   /** Hide the cookie from page scripts. @default true */
   httpOnly?: boolean;
-  /** @default 'lax' */
+  /** `'none'` needs `secure: true` (refused at start-up without it, since browsers drop such a cookie). @default 'lax' */
   sameSite?: 'strict' | 'lax' | 'none' | boolean;
   /** Sign the cookie with `app.keys` (a second `name.sig` cookie, as the `cookies` package does). @default true */
   signed?: boolean;
@@ -35,7 +35,7 @@ export interface SessionCookieOptions {
   overwrite?: boolean;
   /** @default undefined */
   priority?: 'low' | 'medium' | 'high';
-  /** CHIPS partitioned cookie; needs `secure`. @default false */
+  /** CHIPS partitioned cookie; needs `secure: true` (refused at start-up without it). @default false */
   partitioned?: boolean;
 }
 
@@ -164,6 +164,10 @@ function resolveCookie(cookie: SessionCookieOptions | undefined): ResolvedCookie
     throw invalid('cookie.priority', priority, "'low', 'medium' or 'high'");
   }
   if (input.secure !== undefined && typeof input.secure !== 'boolean') throw invalid('cookie.secure', input.secure, 'true or false');
+  const partitioned = optionalBoolean('cookie.partitioned', input.partitioned, false);
+  // Browsers drop these cookies without a word when they lack Secure, so the session would never stick.
+  if (sameSite === 'none' && input.secure !== true) throw needsSecure('cookie.sameSite is "none"', 'a SameSite=None cookie');
+  if (partitioned && input.secure !== true) throw needsSecure('cookie.partitioned is true', 'a partitioned cookie');
   return {
     maxAge,
     path,
@@ -174,8 +178,33 @@ function resolveCookie(cookie: SessionCookieOptions | undefined): ResolvedCookie
     signed: optionalBoolean('cookie.signed', input.signed, true),
     overwrite: optionalBoolean('cookie.overwrite', input.overwrite, true),
     priority,
-    partitioned: optionalBoolean('cookie.partitioned', input.partitioned, false),
+    partitioned,
   };
+}
+
+/**
+ * Browsers refuse a `__Secure-` cookie without Secure, and a `__Host-` cookie without Secure,
+ * with a Domain or with a Path other than `/` (RFC 6265bis, "Cookie Name Prefixes").
+ * The prefix is matched case-insensitively, as current browsers do.
+ */
+function checkNamePrefix(name: string, cookie: ResolvedCookieOptions): void {
+  const lower = name.toLowerCase();
+  const prefix = lower.startsWith('__secure-') ? '__Secure-' : lower.startsWith('__host-') ? '__Host-' : undefined;
+  if (prefix === undefined) return;
+  if (cookie.secure !== true) throw needsSecure(`the cookie name ${JSON.stringify(name)} starts with ${prefix}`, `a ${prefix} cookie`);
+  if (prefix === '__Host-' && cookie.domain !== undefined) {
+    throw new TypeError(`koa-session-store: option cookie.domain is set but the cookie name starts with __Host-: browsers drop a __Host- cookie that has a Domain; remove cookie.domain`);
+  }
+  if (prefix === '__Host-' && cookie.path !== '/') {
+    throw new TypeError(`koa-session-store: option cookie.path is ${JSON.stringify(cookie.path)} but the cookie name starts with __Host-: browsers drop a __Host- cookie whose Path is not "/"; use path '/'`);
+  }
+}
+
+function needsSecure(what: string, cookie: string): TypeError {
+  return new TypeError(
+    `koa-session-store: ${what} but cookie.secure is not true: browsers silently drop ${cookie} without Secure, so the session would never stick. ` +
+      'Set cookie.secure: true and serve the app over HTTPS (with app.proxy = true behind a TLS-terminating proxy).',
+  );
 }
 
 /** Applies defaults and validates once, when the factory is called; never mutates `options`. */
@@ -194,6 +223,7 @@ export function resolveOptions(options: SessionOptions | undefined): ResolvedOpt
   }
 
   const cookie = resolveCookie(input.cookie);
+  checkNamePrefix(name, cookie);
   const genid = input.genid ?? defaultGenid;
   if (typeof genid !== 'function') throw invalid('genid', genid, 'a function returning a session id string');
 

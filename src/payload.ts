@@ -1,21 +1,31 @@
 // What the session cookie's value holds, and the parsing of session JSON.
 //
-// Cookie store: base64url of the session JSON with its metadata first:
-//   {"_sid":"<id>","_ctime":<ms>[,"_exp":<ms>], ...the data's own keys}
-// The data's JSON is recovered as text from behind that prefix, so change
-// detection compares strings without a second JSON.stringify, and a data key
-// that happens to be called `_sid` stays ordinary data.
+// Cookie store: the session as a JSON array, metadata apart from the data so
+// no data key can be mistaken for metadata:
+//   ["<id>",<creation ms>,<expiry ms or 0>,{...the data}]
+// written as base64url of that text, or, when base64url would not fit in a
+// cookie, as the text itself with only the characters a cookie value cannot
+// carry percent-escaped (a third smaller). The data's JSON is recovered as
+// text from between the metadata and the closing bracket, so change detection
+// compares strings without a second JSON.stringify.
 //
 // Server stores: `<id>.<creation time>.<last write or touch>` (times in base36
 // ms), never session data.
 //
-// Both also accept koa-session-store 2.0's raw JSON value `{"_sid":"…",…}`.
+// Also read: 3.0's base64url object `{"_sid":…,"_ctime":…[,"_exp":…],…data}`
+// and koa-session-store 2.0's raw JSON value `{"_sid":"…",…}`.
 
 /** What the middleware accepts as a session id: its own ids and the original's 15-character ones. */
 export const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
-const PAYLOAD_PREFIX = /^\{"_sid":"([A-Za-z0-9_-]{1,128})","_ctime":(\d{1,15})(?:,"_exp":(\d{1,15}))?([,}])/;
+const PAYLOAD_PREFIX = /^\["([A-Za-z0-9_-]{1,128})",(\d{1,15}),(\d{1,15}),\{/;
+const PAYLOAD_3_0_PREFIX = /^\{"_sid":"([A-Za-z0-9_-]{1,128})","_ctime":(\d{1,15})(?:,"_exp":(\d{1,15}))?([,}])/;
+// What a cookie value may hold unescaped in the plain form: printable ASCII but for
+// space, '%' (the escape), ';' (ends the cookie) and DEL; `"`, `,` and `\` stay, as
+// browsers and the `cookies` package keep them (2.0 wrote them too).
+const PLAIN_UNSAFE = /[^\u0021-\u0024\u0026-\u003a\u003c-\u007e]+/g;
+const PLAIN_UNSAFE_TEST = /[^\u0021-\u0024\u0026-\u003a\u003c-\u007e]/;
 const ID_VALUE = /^([A-Za-z0-9_-]{1,128})\.([0-9a-z]{1,11})\.([0-9a-z]{1,11})$/;
 
 /** What a session cookie said, once verified and decoded. */
@@ -31,11 +41,23 @@ export interface CookieContents {
   readonly json: string | undefined;
 }
 
+/** The cookie-store text of a session: metadata, then the data's JSON. `exp` undefined is written as 0 (never). */
+function payloadText(sid: string, ctime: number, exp: number | undefined, json: string): string {
+  return `["${sid}",${ctime},${exp ?? 0},${json}]`;
+}
+
+/** The cookie-store value in its usual form: base64url, safe for any cookie parser. */
 export function encodeCookiePayload(sid: string, ctime: number, exp: number | undefined, json: string): string {
-  let text = `{"_sid":"${sid}","_ctime":${ctime}`;
-  if (exp !== undefined) text += `,"_exp":${exp}`;
-  text += json === '{}' ? '}' : `,${json.slice(1)}`;
-  return Buffer.from(text, 'utf8').toString('base64url');
+  return Buffer.from(payloadText(sid, ctime, exp, json), 'utf8').toString('base64url');
+}
+
+/**
+ * The cookie-store value in its compact form, for a session too big for base64url
+ * in one cookie: the text itself, percent-escaping what a cookie value cannot hold.
+ */
+export function encodePlainCookiePayload(sid: string, ctime: number, exp: number | undefined, json: string): string {
+  const text = payloadText(sid, ctime, exp, json);
+  return PLAIN_UNSAFE_TEST.test(text) ? text.replace(PLAIN_UNSAFE, encodeURIComponent) : text;
 }
 
 export function encodeIdValue(sid: string, ctime: number, touched: number): string {
@@ -44,10 +66,41 @@ export function encodeIdValue(sid: string, ctime: number, touched: number): stri
 
 /** Decodes a cookie-store value; undefined for anything this middleware (or 2.0) did not write. */
 export function decodeCookiePayload(value: string): CookieContents | undefined {
-  if (value.charCodeAt(0) === 123 /* { */) return decodeLegacy(value, true);
+  const first = value.charCodeAt(0);
+  if (first === 91 /* [ */) return decodePlain(value);
+  if (first === 123 /* { */) return decodeLegacy(value, true);
   if (!BASE64URL.test(value)) return undefined;
   const text = Buffer.from(value, 'base64url').toString('utf8');
+  return text.charCodeAt(0) === 91 /* [ */ ? decodePayloadText(text) : decodePayload30(text);
+}
+
+function decodePlain(value: string): CookieContents | undefined {
+  if (!value.includes('%')) return decodePayloadText(value);
+  let text: string;
+  try {
+    text = decodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
+  return decodePayloadText(text);
+}
+
+function decodePayloadText(text: string): CookieContents | undefined {
   const match = PAYLOAD_PREFIX.exec(text);
+  if (match === null || !text.endsWith('}]')) return undefined;
+  const exp = Number(match[3]);
+  return {
+    sid: match[1] as string,
+    ctime: Number(match[2]),
+    exp: exp === 0 ? undefined : exp,
+    touched: undefined,
+    json: text.slice(match[0].length - 1, -1),
+  };
+}
+
+/** 3.0 wrote the metadata as the first keys of the data's own object. */
+function decodePayload30(text: string): CookieContents | undefined {
+  const match = PAYLOAD_3_0_PREFIX.exec(text);
   if (match === null) return undefined;
   const json = match[4] === '}' ? '{}' : `{${text.slice(match[0].length)}`;
   if (json.charCodeAt(json.length - 1) !== 125 /* } */) return undefined;
@@ -99,8 +152,16 @@ function dropProtoKeys(this: unknown, key: string, value: unknown): unknown {
   return key === '__proto__' ? undefined : value;
 }
 
-/** Parses session JSON; undefined unless it is a JSON object. Never throws. */
+/**
+ * How deeply session JSON may nest. V8's JSON.stringify recurses and overflows
+ * the stack a few thousand levels down, so text nested deeper than this would
+ * parse but then fail every write; no real session comes near it.
+ */
+export const MAX_NESTING = 256;
+
+/** Parses session JSON; undefined unless it is a JSON object nested at most {@link MAX_NESTING} deep. Never throws. */
 export function parseSessionJson(text: string): SessionRecord | undefined {
+  if (nestsDeeperThan(text, MAX_NESTING)) return undefined;
   let value: unknown;
   try {
     value = text.includes('__proto__') || text.includes('\\u') ? JSON.parse(text, dropProtoKeys) : JSON.parse(text);
@@ -109,6 +170,28 @@ export function parseSessionJson(text: string): SessionRecord | undefined {
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
   return value as SessionRecord;
+}
+
+/**
+ * True when JSON text opens more than `limit` objects or arrays inside each
+ * other. Text shorter than twice the limit cannot, so common sessions skip
+ * the scan. Brackets inside strings do not count.
+ */
+export function nestsDeeperThan(text: string, limit: number): boolean {
+  if (text.length <= limit * 2) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (inString) {
+      if (code === 92 /* backslash: skip the escaped character */) i++;
+      else if (code === 34 /* " */) inString = false;
+    } else if (code === 34) inString = true;
+    else if (code === 123 /* { */ || code === 91 /* [ */) {
+      if (++depth > limit) return true;
+    } else if (code === 125 /* } */ || code === 93 /* ] */) depth--;
+  }
+  return false;
 }
 
 /** True for the values `ctx.session` may hold: objects whose prototype is Object.prototype or null. */

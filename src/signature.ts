@@ -56,6 +56,16 @@ export function verify(data: string, signature: string, keys: AppKeys): number {
   return -1;
 }
 
+/** Index in `keys` of a secret equal to `key` (Buffers compared by content), or -1. */
+export function indexOfKey(keys: ReadonlyArray<string | Buffer>, key: string | Buffer): number {
+  if (typeof key === 'string') return keys.indexOf(key);
+  for (let i = 0; i < keys.length; i++) {
+    const candidate = keys[i];
+    if (Buffer.isBuffer(candidate) && candidate.equals(key)) return i;
+  }
+  return -1;
+}
+
 /** True when `keys` can sign: a non-empty array or a Keygrip. */
 export function hasKeys(keys: unknown): keys is AppKeys {
   if (Array.isArray(keys)) return keys.length > 0;

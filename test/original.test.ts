@@ -48,8 +48,10 @@ function routes(app: Koa): void {
   });
 }
 
+/** The cookie-store value as `{ _sid, ...data }`, the shape 2.0 kept it in, from `["sid", ctime, exp, data]`. */
 function decodeCookieStoreValue(value: string): Record<string, unknown> {
-  return JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as Record<string, unknown>;
+  const [sid, , , data] = JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as [string, number, number, Record<string, unknown>];
+  return { _sid: sid, ...data };
 }
 
 async function start(KoaClass: typeof Koa, options: SessionOptions = {}, keys: string[] | null = ['k1']) {

@@ -190,13 +190,13 @@ for (const { label, Koa } of KOA_VERSIONS) {
     });
 
     it('lets user values win over the defaults without mutating the options object', async () => {
-      const options: SessionOptions = { name: 'sid', cookie: { httpOnly: false, sameSite: 'none', path: '/app' } };
+      const options: SessionOptions = { name: 'sid', cookie: { httpOnly: false, sameSite: 'strict', path: '/app' } };
       const snapshot = JSON.stringify(options);
       const { agent } = await start(options);
       const res = await agent.get('/set').expect(200);
       assert.equal(JSON.stringify(options), snapshot);
       const [main] = setCookies(res);
-      assert.match(main ?? '', /^sid=[^;]+; path=\/app; samesite=none$/);
+      assert.match(main ?? '', /^sid=[^;]+; path=\/app; samesite=strict$/);
     });
 
     it('rejects invalid options with a TypeError naming the option', () => {
