@@ -3,11 +3,10 @@ import type { SessionPatch, SessionStore } from '../store.js';
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
   /**
-   * Most sessions kept at once. Saving one more evicts a session that has not
-   * been used (loaded, saved, touched or patched) for the longest time, so
-   * memory stays bounded. Eviction is "second chance" LRU: a session loaded
-   * since it was last saved is moved to the recent end instead of evicted.
-   * From 1,000 on, a full store evicts 1 % of `max` at once.
+   * Most sessions kept at once. Saving one more evicts the session unused
+   * (not loaded, saved, touched or patched) for the longest time, never the
+   * one being saved, so memory stays bounded. From 1,000 on, a full store
+   * evicts the 1 % of `max` unused for longest at once.
    * @default 10000
    */
   max?: number;
@@ -20,13 +19,17 @@ export interface MemoryStoreOptions {
   sweepInterval?: number;
 }
 
+/** A session, and its place in the list of sessions ordered by last use. */
 interface Entry {
+  readonly sid: string;
   /** Exactly the string given to `save` (or the result of the last `patch`). */
-  readonly json: string;
+  json: string;
   /** Absolute time, in ms since the epoch, after which the entry is gone; `undefined`: never. */
-  readonly expiresAt: number | undefined;
-  /** Loaded since it was last put at the recent end: spared (and moved there) by the next eviction. */
-  used: boolean;
+  expiresAt: number | undefined;
+  /** The entry used just before this one; `undefined` for the one unused for longest. */
+  older: Entry | undefined;
+  /** The entry used just after this one; `undefined` for the one used last. */
+  newer: Entry | undefined;
 }
 
 const DEFAULT_MAX = 10_000;
@@ -43,14 +46,23 @@ const DEFAULT_SWEEP_INTERVAL = 60_000;
 // request without a single promise or timer for the store.
 export class MemoryStore implements SessionStore {
   readonly #max: number;
-  /** How far below `max` an eviction goes: 1 % of `max` from 1,000 on, so small stores stay exact. */
-  readonly #evictionBatch: number;
   /**
-   * Insertion order is write order; a load only marks its entry as used. An
-   * exact LRU would delete and re-insert the key on every load, which costs
-   * more than the rest of a load; marking keeps reads to one lookup.
+   * Sessions an eviction frees beyond the one needed: 1 % of `max` from 1,000
+   * on, as documented, so small stores stay exact. It no longer saves time
+   * (eviction takes the list's oldest entries, the same cost per entry in a
+   * batch or alone), only makes a full store hold a little less than `max`.
    */
+  readonly #evictionBatch: number;
+  /** Lookup only: its order is never used, so a use never deletes and re-inserts a key. */
   readonly #entries = new Map<string, Entry>();
+  /**
+   * Ends of a doubly linked list of the entries by last use. Moving an entry to
+   * the recent end is a few pointer writes, cheaper than re-inserting its key in
+   * the Map (which also leaves a hole every iteration walks past), and eviction
+   * takes the oldest entries without scanning anything.
+   */
+  #oldest: Entry | undefined;
+  #newest: Entry | undefined;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -72,21 +84,24 @@ export class MemoryStore implements SessionStore {
   load(sid: string): string | undefined {
     const entry = this.#live(sid);
     if (!entry) return undefined;
-    entry.used = true;
+    this.#use(entry);
     return entry.json;
   }
 
   save(sid: string, json: string, ttlMs?: number): void {
-    this.#put(sid, { json, expiresAt: expiryOf(ttlMs), used: false });
+    const entry = this.#entries.get(sid);
+    if (entry) this.#rewrite(entry, json, ttlMs);
+    else this.#add(sid, json, expiryOf(ttlMs));
   }
 
   remove(sid: string): void {
-    this.#entries.delete(sid);
+    const entry = this.#entries.get(sid);
+    if (entry) this.#drop(entry);
   }
 
   touch(sid: string, ttlMs?: number): void {
     const entry = this.#live(sid);
-    if (entry) this.#put(sid, { json: entry.json, expiresAt: expiryOf(ttlMs), used: false });
+    if (entry) this.#rewrite(entry, entry.json, ttlMs);
   }
 
   patch(sid: string, patch: SessionPatch, ttlMs?: number): void {
@@ -95,7 +110,7 @@ export class MemoryStore implements SessionStore {
     if (!entry) return;
     // Unchanged since the middleware loaded it: the whole new text is the patched text, no parse needed.
     const json = typeof patch.result === 'string' && patch.base === entry.json ? patch.result : applyPatch(entry.json, patch);
-    this.#put(sid, { json, expiresAt: expiryOf(ttlMs), used: false });
+    this.#rewrite(entry, json, ttlMs);
   }
 
   /** Stops the sweep and drops every session. */
@@ -103,6 +118,8 @@ export class MemoryStore implements SessionStore {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     this.#entries.clear();
+    this.#oldest = undefined;
+    this.#newest = undefined;
   }
 
   /** The entry if it exists and has not expired; an expired one is deleted on the way. */
@@ -110,43 +127,63 @@ export class MemoryStore implements SessionStore {
     const entry = this.#entries.get(sid);
     if (!entry) return undefined;
     if (isExpired(entry, Date.now())) {
-      this.#entries.delete(sid);
+      this.#drop(entry);
       return undefined;
     }
     return entry;
   }
 
-  #put(sid: string, entry: Entry): void {
-    // Deleting first moves the key to the end of the Map: most recently used.
-    this.#entries.delete(sid);
-    this.#entries.set(sid, entry);
-    if (this.#entries.size > this.#max) this.#evict();
+  /** A new value for an entry that exists: no Map operation, only a move to the recent end. */
+  #rewrite(entry: Entry, json: string, ttlMs: number | undefined): void {
+    entry.json = json;
+    entry.expiresAt = expiryOf(ttlMs);
+    this.#use(entry);
   }
 
-  /**
-   * Deletes the oldest entries not loaded since they were put (loaded ones move
-   * to the recent end instead) until the store is below its bound by
-   * `#evictionBatch`. V8 leaves a deleted Map entry as a hole that every new
-   * iterator walks past until the table is rebuilt, so evicting one entry per
-   * save would cost a walk over thousands of holes each time; evicting 1 % at
-   * once costs one walk per hundred saves.
-   */
+  #add(sid: string, json: string, expiresAt: number | undefined): void {
+    // Room is made before the new entry is linked in, so the session being saved can never be the one evicted.
+    if (this.#entries.size >= this.#max) this.#evict();
+    const entry: Entry = { sid, json, expiresAt, older: this.#newest, newer: undefined };
+    if (this.#newest) this.#newest.newer = entry;
+    else this.#oldest = entry;
+    this.#newest = entry;
+    this.#entries.set(sid, entry);
+  }
+
+  /** Moves `entry` to the recent end of the list. */
+  #use(entry: Entry): void {
+    const newest = this.#newest;
+    if (entry === newest || newest === undefined) return;
+    this.#unlink(entry);
+    entry.older = newest;
+    entry.newer = undefined;
+    newest.newer = entry;
+    this.#newest = entry;
+  }
+
+  #drop(entry: Entry): void {
+    this.#entries.delete(entry.sid);
+    this.#unlink(entry);
+  }
+
+  #unlink(entry: Entry): void {
+    if (entry.older) entry.older.newer = entry.newer;
+    else this.#oldest = entry.newer;
+    if (entry.newer) entry.newer.older = entry.older;
+    else this.#newest = entry.older;
+  }
+
+  /** Deletes the entries unused for longest, leaving room for one more and `#evictionBatch` besides. */
   #evict(): void {
-    const target = this.#max - this.#evictionBatch;
-    for (const [sid, entry] of this.#entries) {
-      if (this.#entries.size <= target) return;
-      this.#entries.delete(sid);
-      if (entry.used) {
-        entry.used = false;
-        this.#entries.set(sid, entry);
-      }
-    }
+    const target = this.#max - 1 - this.#evictionBatch;
+    while (this.#entries.size > target && this.#oldest) this.#drop(this.#oldest);
   }
 
   #sweep(): void {
     const now = Date.now();
-    for (const [sid, entry] of this.#entries) {
-      if (isExpired(entry, now)) this.#entries.delete(sid);
+    // Deleting the entry just visited is safe while iterating a Map.
+    for (const entry of this.#entries.values()) {
+      if (isExpired(entry, now)) this.#drop(entry);
     }
   }
 }

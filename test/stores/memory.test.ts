@@ -3,9 +3,11 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { session } from '../../src/index.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { runStoreConformance } from '../../src/testing.js';
 import type { SessionStore } from '../../src/store.js';
+import { cookieHeader, listen, makeApp } from '../support/http.js';
 
 runStoreConformance('MemoryStore', {
   create: () => new MemoryStore(),
@@ -64,6 +66,85 @@ describe('MemoryStore specifics', () => {
     }
     await store.close();
   });
+
+  for (const max of [3, 1000, 10_000]) {
+    it(`keeps the session it has just saved when every other one of max ${max} was loaded once`, async () => {
+      const store = new MemoryStore({ max, sweepInterval: 0 });
+      for (let i = 0; i < max; i += 1) store.save(`s${i}`, `{"i":${i}}`);
+      for (let i = 0; i < max; i += 1) assert.equal(store.load(`s${i}`), `{"i":${i}}`);
+      store.save('new', '{"i":"new"}');
+      assert.equal(store.load('new'), '{"i":"new"}', 'the session just saved must never be the one evicted');
+      // Loaded in order, so s0 is the session unused for longest.
+      assert.equal(store.load('s0'), undefined, 's0 was unused for longest, so it goes first');
+      assert.equal(store.load(`s${max - 1}`), `{"i":${max - 1}}`, 'the session loaded last must stay');
+      assert.ok(store.size <= max, `size ${store.size} is above max ${max}`);
+      store.close();
+    });
+  }
+
+  it('evicts by last use, not by last write, when sessions were loaded in another order than saved', () => {
+    const store = new MemoryStore({ max: 3, sweepInterval: 0 });
+    store.save('a', '{}');
+    store.save('b', '{}');
+    store.load('a');
+    store.save('c', '{}');
+    // Unused for longest: b (saved), then a (loaded), then c (saved).
+    store.save('d', '{}');
+    assert.equal(store.load('b'), undefined, 'b goes first');
+    store.load('d');
+    store.save('e', '{}');
+    assert.equal(store.load('a'), undefined, 'a was loaded before c was saved, so it goes before c');
+    assert.equal(store.load('c'), '{}');
+    assert.equal(store.load('d'), '{}');
+    assert.equal(store.load('e'), '{}');
+    store.close();
+  });
+
+  for (const max of [5, 1000]) {
+    it(`evicts exactly the sessions unused for longest over random saves, loads, touches, patches and removes, with max ${max}`, () => {
+      const store = new MemoryStore({ max, sweepInterval: 0 });
+      // The reference: a Map re-inserted on every use is in order of last use, oldest first.
+      const model = new Map<string, string>();
+      const use = (sid: string, json: string): void => {
+        model.delete(sid);
+        model.set(sid, json);
+      };
+      const batch = max >= 1000 ? max / 100 : 0;
+      let seed = 42;
+      const random = (n: number): number => {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        return seed % n;
+      };
+      for (let step = 0; step < 20 * max; step += 1) {
+        const sid = `s${random(3 * max)}`;
+        const op = random(5);
+        if (op === 0) {
+          if (!model.has(sid) && model.size >= max) {
+            for (const oldest of [...model.keys()].slice(0, 1 + batch)) model.delete(oldest);
+          }
+          store.save(sid, `{"step":${step}}`);
+          use(sid, `{"step":${step}}`);
+        } else if (op === 1) {
+          const expected = model.get(sid);
+          assert.equal(store.load(sid), expected, `load of ${sid} at step ${step}`);
+          if (expected !== undefined) use(sid, expected);
+        } else if (op === 2) {
+          store.touch(sid, 60_000);
+          const json = model.get(sid);
+          if (json !== undefined) use(sid, json);
+        } else if (op === 3) {
+          store.patch(sid, { set: { step: String(step) }, unset: [] }, 60_000);
+          if (model.has(sid)) use(sid, `{"step":${step}}`);
+        } else {
+          store.remove(sid);
+          model.delete(sid);
+        }
+        assert.equal(store.size, model.size, `size at step ${step}`);
+      }
+      for (const [sid, json] of model) assert.equal(store.load(sid), json);
+      store.close();
+    });
+  }
 
   it('writes the whole result of a patch when the entry is still its base, and applies the keys when it is not', async () => {
     const store = new MemoryStore({ sweepInterval: 0 });
@@ -178,5 +259,28 @@ describe('MemoryStore specifics', () => {
   it('keeps a process alive in the control case, so the exit tests can fail', async () => {
     // Same harness with a referenced timer: it must hit the timeout, proving the two tests above measure something.
     assert.equal(await runChild('setInterval(() => {}, 1000);', 3000), 'timeout');
+  });
+});
+
+describe('MemoryStore behind the middleware', () => {
+  it('keeps a login made right after 1,000 sessions were created and read once, with max 1,000', async () => {
+    const app = makeApp();
+    app.use(session({ store: new MemoryStore({ max: 1000, sweepInterval: 0 }) }));
+    app.use(async (ctx) => {
+      if (ctx.path === '/login') {
+        await ctx.regenerateSession();
+        ctx.session.user = 'ann';
+      } else if (ctx.path === '/visit') {
+        ctx.session.visited = true;
+      }
+      ctx.body = { user: ctx.session.user ?? null, visited: ctx.session.visited ?? null };
+    });
+    const { agent } = await listen(app);
+    const cookies: string[] = [];
+    for (let i = 0; i < 1000; i += 1) cookies.push(cookieHeader(await agent.get('/visit').expect(200)));
+    // Each read loads its session, so the store holds 1,000 sessions that were all used once.
+    for (const cookie of cookies) await agent.get('/').set('Cookie', cookie).expect(200, { user: null, visited: true });
+    const login = await agent.post('/login').expect(200, { user: 'ann', visited: null });
+    await agent.get('/').set('Cookie', cookieHeader(login)).expect(200, { user: 'ann', visited: null });
   });
 });
