@@ -15,10 +15,11 @@ describe('package entry points', () => {
        const mw = session({ name: 'x' });
        console.log(JSON.stringify([typeof session, typeof mw, mw.constructor.name, typeof session.session, session.default === session,
          typeof session.MemoryStore, typeof require('koa-session-store/sqlite').SqliteStore, typeof require('koa-session-store/redis').RedisStore,
-         typeof require('koa-session-store/postgres').PostgresStore, typeof require('koa-session-store/testing').runStoreConformance]));`,
+         typeof require('koa-session-store/postgres').PostgresStore, typeof require('koa-session-store/testing').runStoreConformance,
+         typeof require('koa-session-store/mysql').MysqlStore, typeof require('koa-session-store/mysql').mysqlTableSql]));`,
     ]);
     assert.deepEqual(JSON.parse(out), [
-      'function', 'function', 'AsyncFunction', 'function', true, 'function', 'function', 'function', 'function', 'function',
+      'function', 'function', 'AsyncFunction', 'function', true, 'function', 'function', 'function', 'function', 'function', 'function', 'function',
     ]);
   });
 
@@ -31,9 +32,10 @@ describe('package entry points', () => {
        import { RedisStore } from 'koa-session-store/redis';
        import { PostgresStore } from 'koa-session-store/postgres';
        import { runStoreConformance } from 'koa-session-store/testing';
-       console.log(JSON.stringify([session === named, typeof session(), typeof MemoryStore, typeof SqliteStore, typeof RedisStore, typeof PostgresStore, typeof runStoreConformance]));`,
+       import { MysqlStore } from 'koa-session-store/mysql';
+       console.log(JSON.stringify([session === named, typeof session(), typeof MemoryStore, typeof SqliteStore, typeof RedisStore, typeof PostgresStore, typeof runStoreConformance, typeof MysqlStore]));`,
     ]);
-    assert.deepEqual(JSON.parse(out), [true, 'function', 'function', 'function', 'function', 'function', 'function']);
+    assert.deepEqual(JSON.parse(out), [true, 'function', 'function', 'function', 'function', 'function', 'function', 'function']);
   });
 
   it('serves a session through the CommonJS build on a real Koa 2 app', async () => {
@@ -58,7 +60,8 @@ describe('package entry points', () => {
     const out = run([
       '-e',
       `require('koa-session-store'); require('koa-session-store/redis'); require('koa-session-store/postgres'); require('koa-session-store/sqlite');
-       const loaded = Object.keys(require.cache).filter((p) => /node_modules\\/(ioredis|pg|better-sqlite3|redis)\\//.test(p));
+       require('koa-session-store/mysql');
+       const loaded = Object.keys(require.cache).filter((p) => /node_modules\\/(ioredis|pg|better-sqlite3|redis|mysql2)\\//.test(p));
        console.log(JSON.stringify(loaded));`,
     ]);
     assert.deepEqual(JSON.parse(out), []);

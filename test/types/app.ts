@@ -6,6 +6,9 @@ import type { SessionOptions, SessionStore } from 'koa-session-store';
 import { RedisStore } from 'koa-session-store/redis';
 import { SqliteStore } from 'koa-session-store/sqlite';
 import { PostgresStore } from 'koa-session-store/postgres';
+import { MysqlStore, mysqlTableSql } from 'koa-session-store/mysql';
+import type { MysqlStoreOptions } from 'koa-session-store/mysql';
+import type { Pool as MysqlPool } from 'mysql2/promise';
 import { runStoreConformance } from 'koa-session-store/testing';
 
 declare module 'koa-session-store' {
@@ -64,4 +67,11 @@ session({ store: { load: () => null } });
 void RedisStore;
 void SqliteStore;
 void PostgresStore;
+
+declare const mysqlPool: MysqlPool;
+const mysqlOptions: MysqlStoreOptions = { pool: mysqlPool, table: 'web_sessions', sweepInterval: 60_000 };
+app.use(session({ store: new MysqlStore(mysqlOptions) }));
+void mysqlTableSql(mysqlOptions.table);
+// @ts-expect-error MysqlStore needs a pool
+void new MysqlStore({ table: 'sessions' });
 void runStoreConformance;

@@ -1,0 +1,466 @@
+import type { Pool as CallbackPool } from 'mysql2';
+import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import { withDeadline } from '../deadline.js';
+import { debug } from '../debug.js';
+import type { SessionPatch, SessionStore } from '../store.js';
+import { applyPatch, checkSetValues } from './mysql-patch.js';
+import { mysqlCreateSql, mysqlNames, mysqlStatementsSql, SWEEP_BATCH } from './mysql-sql.js';
+import type { MysqlNames } from './mysql-sql.js';
+import { describe, intervalOf, ttlOf } from './sql-common.js';
+
+/** Options of {@link MysqlStore}. */
+export interface MysqlStoreOptions {
+  /**
+   * A mysql2 pool: `createPool()` of `mysql2/promise`, or of `mysql2` (its
+   * `.promise()` side is used). The store borrows a connection per operation
+   * and never ends the pool: end it yourself on shutdown. Its connections must
+   * use a utf8mb4 charset, which is mysql2's default.
+   */
+  pool: Pool | CallbackPool;
+  /**
+   * Name of the table holding one row per session. Letters, digits and `_`.
+   * @default 'sessions'
+   */
+  table?: string;
+  /**
+   * Database of the table. Letters, digits and `_`.
+   * @default the pool's database (its `database` option)
+   */
+  database?: string;
+  /**
+   * Whether the store creates the table (with its expiry index) when it is
+   * missing, on its first operation. Turn it off when migrations create the
+   * table (see `mysqlTableSql()`) or the database user may not run DDL.
+   * @default true
+   */
+  createTable?: boolean;
+  /**
+   * Milliseconds between sweeps that delete expired rows, a thousand per
+   * statement (expired rows are never loaded in the meantime). `0` turns the
+   * sweep off, for example when a cron job or one designated process runs
+   * `sweep()`. Sweeps from several processes at once are harmless. The timer
+   * is `unref()`ed, so it never keeps the process alive.
+   * @default 900000
+   */
+  sweepInterval?: number;
+  /**
+   * How long, in milliseconds, each operation may take in all (waiting for a
+   * pool connection included) before it rejects, so a dead or unreachable
+   * server fails the request instead of hanging it. `0` turns the limit off.
+   * @default 2000
+   */
+  queryTimeout?: number;
+}
+
+const STORE = 'MysqlStore';
+const DEFAULTS = { table: 'sessions', createTable: true, sweepInterval: 900_000, queryTimeout: 2000 } as const;
+
+/** DATETIME ends with the year 9999, and an overflowing expiry is an error: longer ttls are cut to this (100 years). */
+const MAX_TTL_MS = 3_155_760_000_000;
+/** The longest id `sid VARBINARY(255)` holds, in UTF-8 bytes. */
+const MAX_SID_BYTES = 255;
+const LONE_SURROGATE_IN_SET =
+  'koa-session-store: MysqlStore.patch got a value in set with a lone surrogate (JSON.stringify never writes one); nothing was written';
+/** Sent once per store and expected back unchanged: text with 2-, 3- and 4-byte UTF-8 characters. */
+const PROBE = 'é€😀';
+
+const ER_NO_SUCH_TABLE = 1146;
+const ER_NO_DB_ERROR = 1046;
+const ER_BAD_DB_ERROR = 1049;
+/** InnoDB rolled the whole transaction back to break a deadlock: nothing of it was written. */
+const ER_LOCK_DEADLOCK = 1213;
+/** Server errors that end the connection: shutdown, KILL (MariaDB), idle timeout (MySQL 8.0.24+). */
+const CONNECTION_ENDED = new Set([1053, 1927, 4031]);
+/** mysql2's codes for a connection that broke under it. */
+const CONNECTION_LOST = new Set(['PROTOCOL_CONNECTION_LOST', 'ECONNRESET', 'EPIPE']);
+/** Server errors whose message quotes a value, which may be a session id or session data. */
+const QUOTES_A_VALUE = new Set([1062, 1292, 1300, 1366, 1411, 1525, 1586, 1859]);
+
+type Statements = ReturnType<typeof mysqlStatementsSql>;
+
+/** What the statements bind: ids and text as utf8mb4 strings, microseconds as numbers, NULL. */
+type Parameter = string | number | null;
+
+/** The statements of one operation, on one pool connection, under the operation's deadline. */
+interface Connection {
+  rows(sql: string, values: Parameter[]): Promise<RowDataPacket[]>;
+  change(sql: string, values: Parameter[]): Promise<ResultSetHeader>;
+  /** A statement without parameters, over the text protocol (transaction control, DDL). */
+  query(sql: string): Promise<void>;
+}
+
+/** The deadline of an operation passed: its outcome on the server is unknown. */
+class Timeout extends Error {
+  constructor() {
+    super('the deadline passed before the answer came');
+  }
+}
+
+/**
+ * Keeps sessions in MySQL 8 or MariaDB through a mysql2 pool (install `mysql2`
+ * yourself): one row per session with the exact JSON text and
+ * `expires_at DATETIME(3)` in UTC (NULL: never), indexed. Expiry times come
+ * from the server's clock. Expired rows are invisible to `load`; the periodic
+ * sweep deletes them. `patch` writes the middleware's whole result when the
+ * row still holds exactly the text it was computed against (one `UPDATE`),
+ * and otherwise applies the keys under the row's lock in one transaction, so
+ * concurrent requests of one session keep each other's writes, across any
+ * number of app servers.
+ *
+ * @example
+ * ```ts
+ * import mysql from 'mysql2/promise';
+ * import { MysqlStore } from 'koa-session-store/mysql';
+ *
+ * const pool = mysql.createPool({ uri: process.env.MYSQL_URL, connectionLimit: 10 });
+ * const store = new MysqlStore({ pool });
+ * ```
+ */
+export class MysqlStore implements SessionStore {
+  /** The table name, unquoted. */
+  readonly table: string;
+  /** The database name, unquoted; undefined: the pool's. */
+  readonly database: string | undefined;
+  readonly #pool: Pool;
+  readonly #names: MysqlNames;
+  readonly #sql: Statements;
+  readonly #createTable: boolean;
+  readonly #queryTimeout: number;
+  /** The one start-up check every operation waits for; reset on failure, so the next call tries again. */
+  #ready: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #sweeping = false;
+  #closed = false;
+
+  constructor(options: MysqlStoreOptions) {
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError("koa-session-store: MysqlStore needs an options object such as { pool: mysql.createPool({ … }) } (mysql2/promise)");
+    }
+    this.#pool = poolOf(options.pool);
+    this.table = options.table ?? DEFAULTS.table;
+    this.database = options.database;
+    this.#names = mysqlNames(this.table, this.database);
+    const createTable = options.createTable ?? DEFAULTS.createTable;
+    if (typeof createTable !== 'boolean') {
+      throw new TypeError(`koa-session-store: option createTable of MysqlStore must be true or false, got ${describe(createTable)}`);
+    }
+    this.#createTable = createTable;
+    this.#queryTimeout = intervalOf(STORE, 'queryTimeout', options.queryTimeout, DEFAULTS.queryTimeout);
+    const sweepInterval = intervalOf(STORE, 'sweepInterval', options.sweepInterval, DEFAULTS.sweepInterval);
+    this.#sql = mysqlStatementsSql(this.#names);
+    if (sweepInterval > 0) {
+      this.#timer = setInterval(() => {
+        this.sweep().catch((error: unknown) => debug('MysqlStore sweep failed: %s', error instanceof Error ? error.message : String(error)));
+      }, sweepInterval);
+      this.#timer.unref();
+    }
+  }
+
+  /** Resolves to the stored JSON text, or null when the row is missing or expired. */
+  async load(sid: string): Promise<string | null> {
+    const id = idOf(sid);
+    const rows = await this.#run('load', (connection) => connection.rows(this.#sql.load, [id]));
+    const data: unknown = rows[0]?.['data'];
+    return typeof data === 'string' ? data : null;
+  }
+
+  /** Inserts or replaces the row (`INSERT … ON DUPLICATE KEY UPDATE`); without `ttlMs` it never expires. */
+  async save(sid: string, json: string, ttlMs?: number): Promise<void> {
+    const id = idOf(sid);
+    if (typeof json !== 'string' || !isWellFormed(json)) {
+      throw new TypeError(
+        `koa-session-store: MysqlStore.save needs the session as JSON text (as JSON.stringify writes it, without lone surrogates), got ${typeof json === 'string' ? 'a string with a lone surrogate' : describe(json)}`,
+      );
+    }
+    const micros = microsOf(ttlMs);
+    await this.#run('save', (connection) => connection.change(this.#sql.save, [id, json, micros]));
+  }
+
+  /** Deletes the row; a missing one is fine. */
+  async remove(sid: string): Promise<void> {
+    const id = idOf(sid);
+    await this.#run('remove', (connection) => connection.change(this.#sql.remove, [id]));
+  }
+
+  /** Sets a live row's expiry to `ttlMs` from now (never, without `ttlMs`); a missing or expired row stays gone. */
+  async touch(sid: string, ttlMs?: number): Promise<void> {
+    const id = idOf(sid);
+    const micros = microsOf(ttlMs);
+    await this.#run('touch', (connection) => connection.change(this.#sql.touch, [micros, id]));
+  }
+
+  /**
+   * Applies `patch` to a live row and resets its expiry to `ttlMs` from now.
+   * When the row still holds exactly `patch.base`, `patch.result` replaces it
+   * in one `UPDATE` that checks that; otherwise the row is locked
+   * (`SELECT … FOR UPDATE` in a transaction), the keys are applied to its
+   * JSON and it is written back. Resolves to false, having written nothing,
+   * when the row is missing or expired.
+   */
+  async patch(sid: string, patch: SessionPatch, ttlMs?: number): Promise<boolean> {
+    const id = idOf(sid);
+    if (patch === null || typeof patch !== 'object' || patch.set === null || typeof patch.set !== 'object' || !Array.isArray(patch.unset)) {
+      throw new TypeError(`koa-session-store: MysqlStore.patch needs a patch { set, unset }, got ${describe(patch)}`);
+    }
+    const micros = microsOf(ttlMs);
+    const { base, result } = patch;
+    const whole = typeof base === 'string' && typeof result === 'string' && base !== result && isWellFormed(result);
+    const outcome = await this.#run('patch', async (connection): Promise<boolean | TypeError> => {
+      // The common case: nobody wrote the session since this request loaded it.
+      if (whole) {
+        const replaced = await connection.change(this.#sql.replace, [result, micros, id, base]);
+        if (replaced.affectedRows > 0) return true;
+      }
+      const invalid = checkSetValues(STORE, patch.set);
+      if (invalid) return invalid;
+      await connection.query('START TRANSACTION');
+      const locked = await connection.rows(this.#sql.lock, [id]);
+      const current: unknown = locked[0]?.['data'];
+      const text = typeof current === 'string' ? applyPatch(STORE, current, patch) : undefined;
+      if (typeof text !== 'string' || !isWellFormed(text)) {
+        // Nothing to write (the row is gone or expired) or nothing that may be written: end the transaction cleanly.
+        await connection.query('ROLLBACK');
+        if (text === undefined) return false;
+        return text instanceof TypeError ? text : new TypeError(LONE_SURROGATE_IN_SET);
+      }
+      await connection.change(this.#sql.write, [text, micros, id]);
+      await connection.query('COMMIT');
+      return true;
+    });
+    if (outcome instanceof TypeError) throw outcome;
+    return outcome;
+  }
+
+  /**
+   * Deletes every expired row now, a thousand per statement, and resolves to
+   * how many went. The periodic sweep (option `sweepInterval`) calls this.
+   */
+  async sweep(): Promise<number> {
+    if (this.#sweeping) return 0;
+    this.#sweeping = true;
+    try {
+      let deleted = 0;
+      for (;;) {
+        const batch = await this.#run('sweep', (connection) => connection.change(this.#sql.sweep, []));
+        deleted += batch.affectedRows;
+        if (batch.affectedRows < SWEEP_BATCH || this.#closed) return deleted;
+      }
+    } finally {
+      this.#sweeping = false;
+    }
+  }
+
+  /** Stops the sweep. The pool is yours and stays open. Later calls reject. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /**
+   * Runs `work` on one pool connection under the `queryTimeout` deadline,
+   * after the start-up check, and turns any failure into an Error that says
+   * what failed, with the driver's error as its cause.
+   */
+  async #run<T>(operation: string, work: (connection: Connection) => Promise<T>): Promise<T> {
+    if (this.#closed) {
+      throw new Error('koa-session-store: this MysqlStore is closed; create a new MysqlStore to use the database again');
+    }
+    await this.#ensureReady();
+    try {
+      return await this.#withConnection(operation, work);
+    } catch (error) {
+      // The table went away after the store made sure of it (dropped by hand, a test reset): check again next time.
+      if (errnoOf((error as Error).cause) === ER_NO_SUCH_TABLE) this.#ready = undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Once per store: the connection must carry utf8mb4 unchanged (else text
+   * would be mangled silently), a database must be chosen, and, with
+   * `createTable`, the table must exist. Checked before creating, so that a
+   * user without the CREATE privilege works when the table is there.
+   */
+  #ensureReady(): Promise<void> {
+    this.#ready ??= this.#withConnection('start-up check', async (connection) => {
+      const [row] = await connection.rows(this.#sql.probe, [PROBE]);
+      if (row?.['probe'] !== PROBE) {
+        throw new Error(
+          "koa-session-store: MysqlStore needs connections that use the utf8mb4 character set, and this pool's changed the text it sent; create the pool without a charset option (mysql2's default is utf8mb4) or with charset: 'utf8mb4'",
+        );
+      }
+      if (this.database === undefined && typeof row['db'] !== 'string') {
+        throw new Error(
+          "koa-session-store: MysqlStore has no database for its table: the pool's connections have none selected; give the pool a database option or MysqlStore its database option",
+        );
+      }
+      if (!this.#createTable) return;
+      try {
+        await connection.query(this.#sql.exists);
+        return;
+      } catch (error) {
+        if (errnoOf(error) !== ER_NO_SUCH_TABLE) throw error;
+      }
+      // One statement that names no other object: stores starting together simply wait for each other's.
+      await connection.query(mysqlCreateSql(this.#names));
+      debug('MysqlStore created table %s', this.#names.table);
+    }).catch((error: unknown) => {
+      this.#ready = undefined;
+      throw error;
+    });
+    return this.#ready;
+  }
+
+  async #withConnection<T>(operation: string, work: (connection: Connection) => Promise<T>): Promise<T> {
+    const limit = this.#queryTimeout;
+    const deadline = limit > 0 ? Date.now() + limit : Infinity;
+    for (let attempt = 1; ; attempt += 1) {
+      let pooled: PoolConnection;
+      try {
+        pooled = await checkout(this.#pool, deadline === Infinity ? 0 : Math.max(1, deadline - Date.now()));
+      } catch (error) {
+        throw failure(operation, error, this.#names, limit);
+      }
+      const bounded = <R>(start: () => Promise<R>): Promise<R> => {
+        if (deadline === Infinity) return start();
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) return Promise.reject(new Timeout());
+        return withDeadline(start(), remaining, () => new Timeout());
+      };
+      const connection: Connection = {
+        rows: (sql, values) => bounded(() => pooled.execute<RowDataPacket[]>(sql, values)).then(([rows]) => rows),
+        change: (sql, values) => bounded(() => pooled.execute<ResultSetHeader>(sql, values)).then(([header]) => header),
+        query: (sql) => bounded(() => pooled.query(sql)).then(() => undefined),
+      };
+      try {
+        const result = await work(connection);
+        pooled.release();
+        return result;
+      } catch (error) {
+        // Never reused: after a timeout the statement may still run, after a lost connection there is none,
+        // and inside a failed transaction the state is unknown. Closing it also rolls back an open transaction.
+        pooled.destroy();
+        // A pool hands out idle connections the server has dropped (restart, failover, KILL, wait_timeout)
+        // before it notices. Every operation here can be repeated with the same outcome (an upsert, a delete,
+        // an expiry from now, a compare-and-set of one text or keys set to given values), and a deadlock
+        // victim was rolled back whole, so one more try on a fresh connection is safe.
+        if (attempt === 1 && (isConnectionLost(error) || errnoOf(error) === ER_LOCK_DEADLOCK) && Date.now() < deadline) {
+          debug('MysqlStore %s: %s, retrying once', operation, isConnectionLost(error) ? 'connection lost' : 'deadlock');
+          continue;
+        }
+        throw failure(operation, error, this.#names, limit);
+      }
+    }
+  }
+}
+
+/** The promise side of the pool option, or a TypeError naming it. */
+function poolOf(given: unknown): Pool {
+  let pool = given as Partial<Pool> | null;
+  // mysql2's callback pool: its promise() wrapper shares the same connections.
+  if (pool !== null && typeof pool === 'object' && typeof (given as { promise?: unknown }).promise === 'function') {
+    pool = (given as CallbackPool).promise();
+  }
+  if (pool === null || typeof pool !== 'object' || typeof pool.getConnection !== 'function') {
+    throw new TypeError(
+      `koa-session-store: option pool of MysqlStore must be a mysql2 pool (createPool() of mysql2/promise or of mysql2), got ${describe(given)}`,
+    );
+  }
+  return pool as Pool;
+}
+
+/**
+ * `pool.getConnection()` bounded by `limit` ms. A connection that arrives
+ * after the limit is handed straight back, so an operation that was reported
+ * as failed never runs later.
+ */
+function checkout(pool: Pool, limit: number): Promise<PoolConnection> {
+  if (limit === 0) return pool.getConnection();
+  let abandoned = false;
+  const connecting = pool.getConnection().then((connection) => {
+    if (abandoned) connection.release();
+    return connection;
+  });
+  return withDeadline(connecting, limit, () => {
+    abandoned = true;
+    return new Timeout();
+  });
+}
+
+/** The Error an operation rejects with: what failed and how to fix it, with the driver's error as its cause. */
+function failure(operation: string, error: unknown, names: MysqlNames, limit: number): Error {
+  if (error instanceof Error && error.message.startsWith('koa-session-store:')) return error;
+  if (error instanceof Timeout) {
+    return new Error(
+      `koa-session-store: MySQL did not answer the ${operation} within ${limit} ms; check that MySQL is reachable and the pool not exhausted, or raise the queryTimeout option of MysqlStore`,
+      { cause: error },
+    );
+  }
+  const errno = errnoOf(error);
+  const cause = withoutValues(error);
+  const message = cause instanceof Error ? cause.message : String(cause);
+  if (errno === ER_NO_SUCH_TABLE) {
+    return new Error(
+      `koa-session-store: MySQL ${operation} failed: the table ${names.table} does not exist (${message}); create it with the SQL from mysqlTableSql(), or let the store create it (option createTable of MysqlStore, on by default)`,
+      { cause },
+    );
+  }
+  if (errno === ER_NO_DB_ERROR || errno === ER_BAD_DB_ERROR) {
+    return new Error(
+      `koa-session-store: MySQL ${operation} failed (${message}); give the pool a database option that names an existing database, or MysqlStore its database option`,
+      { cause },
+    );
+  }
+  return new Error(`koa-session-store: MySQL ${operation} failed (${message}); check that MySQL is reachable and the table usable`, { cause });
+}
+
+/**
+ * The driver's error, or for the few server errors that quote a value (a
+ * duplicate key, an invalid string), a copy whose message leaves it out:
+ * errors must never carry session ids or data.
+ */
+function withoutValues(error: unknown): unknown {
+  const errno = errnoOf(error);
+  if (!QUOTES_A_VALUE.has(errno)) return error;
+  const { code, sqlState } = error as { code?: unknown; sqlState?: unknown };
+  return Object.assign(new Error(`${String(code)} (${errno}): the server's message quotes a value and is left out`), { code, errno, sqlState });
+}
+
+/** Whether the connection broke (rather than the statement failing on a healthy one). */
+function isConnectionLost(error: unknown): boolean {
+  if (CONNECTION_ENDED.has(errnoOf(error))) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && CONNECTION_LOST.has(code)) return true;
+  // mysql2 refuses commands on a connection that already broke, before sending anything.
+  return error instanceof Error && /connection is in closed state/.test(error.message);
+}
+
+function errnoOf(error: unknown): number {
+  const errno = (error as { errno?: unknown } | null)?.errno;
+  return typeof errno === 'number' ? errno : 0;
+}
+
+/** `ttlMs` as microseconds for `INTERVAL ? MICROSECOND`, or null for never. */
+function microsOf(ttlMs: number | undefined): number | null {
+  const ttl = ttlOf(ttlMs);
+  return ttl === null ? null : Math.min(ttl, MAX_TTL_MS) * 1000;
+}
+
+/**
+ * Whether `text` is valid UTF-16 (no lone surrogate). The driver sends text as
+ * UTF-8, where a lone surrogate becomes U+FFFD: two ids would meet in one row,
+ * and data would not come back as it was given.
+ */
+function isWellFormed(text: string): boolean {
+  return (text as unknown as { isWellFormed(): boolean }).isWellFormed();
+}
+
+function idOf(sid: string): string {
+  if (typeof sid !== 'string' || !isWellFormed(sid) || Buffer.byteLength(sid) > MAX_SID_BYTES) {
+    throw new TypeError(
+      `koa-session-store: a MysqlStore session id must be a string of at most ${MAX_SID_BYTES} UTF-8 bytes without lone surrogates, got ${typeof sid === 'string' ? `one of ${sid.length} characters` : describe(sid)}`,
+    );
+  }
+  return sid;
+}
