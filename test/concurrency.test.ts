@@ -6,21 +6,25 @@ import os from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { MemoryStore } from '../src/index.js';
 import { PostgresStore } from '../src/stores/postgres.js';
 import { RedisStore } from '../src/stores/redis.js';
 import { SqliteStore } from '../src/stores/sqlite.js';
+import { MysqlStore } from '../src/stores/mysql.js';
 import { runConcurrencySuite } from './support/concurrency.js';
 import { deleteKeys } from './stores/redis-helpers.js';
 import { startRedisCluster } from './support/redis-server.js';
 import type { RedisCluster } from './support/redis-server.js';
 import { DATABASE_URL, REDIS_URL, postgresSkip, redisSkip, runTag } from './support/services.js';
 import { countingStore } from './support/stores.js';
+import { MYSQL_URL, mysqlSkip } from './support/mysql.js';
 
 const tag = runTag();
 const redisSkipped = await redisSkip();
 const postgresSkipped = await postgresSkip();
+const mysqlSkipped = await mysqlSkip();
 
 runConcurrencySuite('MemoryStore', {
   create: () => new MemoryStore(),
@@ -100,5 +104,22 @@ runConcurrencySuite('PostgresStore', {
     await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     await pool.end();
     pool = undefined;
+  },
+});
+
+const mysqlTable = `kss_${tag}_concurrency`;
+let mysqlPool: mysql.Pool | undefined;
+runConcurrencySuite('MysqlStore', {
+  skip: mysqlSkipped,
+  create: () => {
+    mysqlPool = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 10 });
+    return new MysqlStore({ pool: mysqlPool, table: mysqlTable });
+  },
+  destroy: async (store) => {
+    await store.close();
+    if (mysqlPool === undefined) return;
+    await mysqlPool.query(`DROP TABLE IF EXISTS \`${mysqlTable}\``);
+    await mysqlPool.end();
+    mysqlPool = undefined;
   },
 });

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { after, describe } from 'node:test';
 import Database from 'better-sqlite3';
 import { Cluster, Redis } from 'ioredis';
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { createClient } from 'redis';
 import { MemoryStore } from '../src/index.js';
@@ -15,16 +16,19 @@ import { PostgresStore } from '../src/stores/postgres.js';
 import { RedisStore } from '../src/stores/redis.js';
 import type { RedisStoreOptions } from '../src/stores/redis.js';
 import { SqliteStore } from '../src/stores/sqlite.js';
+import { MysqlStore } from '../src/stores/mysql.js';
 import { runEndToEnd } from './support/e2e.js';
 import type { RawView } from './support/e2e.js';
 import { startRedisCluster } from './support/redis-server.js';
 import type { RedisCluster } from './support/redis-server.js';
 import { DATABASE_URL, REDIS_URL, postgresSkip, redisSkip, runTag } from './support/services.js';
 import { deleteKeys } from './stores/redis-helpers.js';
+import { MYSQL_URL, mysqlSkip } from './support/mysql.js';
 
 const tag = runTag();
 const redisSkipped = await redisSkip();
 const postgresSkipped = await postgresSkip();
+const mysqlSkipped = await mysqlSkip();
 
 /** GET and PTTL on `prefix + sid` through a client of the test's own (a Cluster client routes each key to its shard). */
 function redisView(inspector: Redis | Cluster, prefix: string): RawView {
@@ -172,6 +176,50 @@ describe('end to end: one session from login to logout on every store', { concur
       const cleanup = async () => {
         await store.close();
         await inspector.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        await inspector.end();
+        await pool.end();
+      };
+      return { store, raw, cleanup };
+    },
+  });
+
+  runEndToEnd('MysqlStore', {
+    skip: mysqlSkipped,
+    create: async () => {
+      const table = `kss_${tag}_e2e`;
+      const pool = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 4 });
+      const store = new MysqlStore({ pool, table });
+      // A pool of the test's own, outside the store's. Times come from the server's clock (UTC), as the store's do.
+      const inspector = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 1 });
+      const row = async (sid: string) => {
+        const [rows] = await inspector.query(
+          `SELECT data,
+                  TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expires_at) / 1000 AS expires_ms,
+                  TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(3), expires_at) / 1000 AS ttl_ms
+             FROM \`${table}\` WHERE sid = ?`,
+          [sid],
+        );
+        const found = (rows as { data: string; expires_ms: string | null; ttl_ms: string | null }[])[0];
+        if (found === undefined) return undefined;
+        const number = (value: string | null) => (value === null ? null : Number(value));
+        return { data: found.data, expires_ms: number(found.expires_ms), ttl_ms: number(found.ttl_ms) };
+      };
+      const live = async (sid: string) => {
+        const found = await row(sid);
+        return found !== undefined && (found.ttl_ms === null || found.ttl_ms > 0) ? found : undefined;
+      };
+      const raw: RawView = {
+        get: async (sid) => (await live(sid))?.data,
+        ttlMs: async (sid) => {
+          const found = await live(sid);
+          if (found === undefined) return undefined;
+          return found.ttl_ms ?? Infinity;
+        },
+        rowExpiresAt: async (sid) => (await row(sid))?.expires_ms,
+      };
+      const cleanup = async () => {
+        await store.close();
+        await inspector.query(`DROP TABLE IF EXISTS \`${table}\``);
         await inspector.end();
         await pool.end();
       };

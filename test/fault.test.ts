@@ -8,13 +8,16 @@ import assert from 'node:assert/strict';
 import { describe, it, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { Redis } from 'ioredis';
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { MemoryStore } from '../src/index.js';
 import type { SessionStore } from '../src/index.js';
 import { settle } from '../src/store.js';
+import { MysqlStore } from '../src/stores/mysql.js';
 import { PostgresStore } from '../src/stores/postgres.js';
 import { RedisStore } from '../src/stores/redis.js';
 import { checkFaultRun, serveFaultApp, startLoad } from './support/fault.js';
+import { killThreads, MYSQL_URL, mysqlSkip, trackedPool } from './support/mysql.js';
 import { startRedis } from './support/redis-server.js';
 import { DATABASE_URL, postgresSkip, redisSkip, runTag } from './support/services.js';
 
@@ -119,6 +122,39 @@ test('PostgresStore: its connections terminated twice under load, it loses no ac
   await checkFaultRun(t, result, { start, end, storeTimeout: STORE_TIMEOUT, backoffMs: 0, marginMs: MARGIN_MS }, async (sids) => {
     const { rows } = await admin.query<{ sid: string; data: string }>(`SELECT sid, data FROM "${schema}".sessions WHERE sid = ANY($1)`, [sids]);
     const bySid = new Map(rows.map((row) => [row.sid, row.data]));
+    return new Map(sids.map((sid) => [sid, countOf(bySid.get(sid))]));
+  });
+});
+
+test('MysqlStore: its connections killed twice under load, it loses no acknowledged write', { timeout: 60_000, skip: await mysqlSkip() }, async (t) => {
+  const table = `kss_${tag}_fault`;
+  // The store's pool remembers the thread id of every connection it opens, so only those are killed.
+  const { pool, threadIds } = trackedPool({ connectionLimit: 10 });
+  const admin = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 1 });
+  t.after(async () => {
+    await admin.query(`DROP TABLE IF EXISTS \`${table}\``);
+    await admin.end();
+    await pool.end();
+  });
+  const store = new MysqlStore({ pool, table });
+  const url = await serveFaultApp(store, STORE_TIMEOUT);
+
+  const run = startLoad({ url, ...LOAD });
+  await run.until(FAULT_AT);
+  const start = run.now();
+  // KILL CONNECTION from a connection of the test's own: statements in flight are cut off and idle pool connections die.
+  const first = await killThreads(admin, threadIds);
+  await run.until(start + 1000);
+  const second = await killThreads(admin, threadIds);
+  const end = run.now();
+  const result = await run.done;
+  t.diagnostic(`killed ${first} then ${second} connection(s); the pool opened ${threadIds.size} in all`);
+  if (first + second === 0) throw new Error('no connection of the store was killed: the fault never happened');
+
+  await checkFaultRun(t, result, { start, end, storeTimeout: STORE_TIMEOUT, backoffMs: 0, marginMs: MARGIN_MS }, async (sids) => {
+    if (sids.length === 0) return new Map();
+    const [rows] = await admin.query(`SELECT sid, data FROM \`${table}\` WHERE sid IN (?)`, [sids]);
+    const bySid = new Map((rows as { sid: Buffer; data: string }[]).map((row) => [row.sid.toString(), row.data]));
     return new Map(sids.map((sid) => [sid, countOf(bySid.get(sid))]));
   });
 });

@@ -71,6 +71,8 @@ const ER_BAD_DB_ERROR = 1049;
 const ER_LOCK_DEADLOCK = 1213;
 /** Server errors that end the connection: shutdown, KILL (MariaDB), idle timeout (MySQL 8.0.24+). */
 const CONNECTION_ENDED = new Set([1053, 1927, 4031]);
+/** Dead connections a retry throws away, at most, before it gives up on finding a live one in the pool. */
+const MAX_PINGS = 10;
 /** mysql2's codes for a connection that broke under it. */
 const CONNECTION_LOST = new Set(['PROTOCOL_CONNECTION_LOST', 'ECONNRESET', 'EPIPE']);
 /** Server errors whose message quotes a value, which may be a session id or session data. */
@@ -315,19 +317,32 @@ export class MysqlStore implements SessionStore {
   async #withConnection<T>(operation: string, work: (connection: Connection) => Promise<T>): Promise<T> {
     const limit = this.#queryTimeout;
     const deadline = limit > 0 ? Date.now() + limit : Infinity;
+    const bounded = <R>(start: () => Promise<R>): Promise<R> => {
+      if (deadline === Infinity) return start();
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) return Promise.reject(new Timeout());
+      return withDeadline(start(), remaining, () => new Timeout());
+    };
+    const checkoutNow = (): Promise<PoolConnection> => checkout(this.#pool, deadline === Infinity ? 0 : Math.max(1, deadline - Date.now()));
     for (let attempt = 1; ; attempt += 1) {
       let pooled: PoolConnection;
       try {
-        pooled = await checkout(this.#pool, deadline === Infinity ? 0 : Math.max(1, deadline - Date.now()));
+        pooled = await checkoutNow();
+        // When one connection was lost, the pool's other idle ones often went with it (a restart, a failover,
+        // KILLs): the retry first asks its connection for a sign of life, and takes another while it gets none.
+        for (let pings = 1; attempt > 1; pings += 1) {
+          try {
+            await bounded(() => pooled.ping());
+            break;
+          } catch (error) {
+            pooled.destroy();
+            if (!isConnectionLost(error) || pings >= MAX_PINGS) throw error;
+            pooled = await checkoutNow();
+          }
+        }
       } catch (error) {
         throw failure(operation, error, this.#names, limit);
       }
-      const bounded = <R>(start: () => Promise<R>): Promise<R> => {
-        if (deadline === Infinity) return start();
-        const remaining = deadline - Date.now();
-        if (remaining <= 0) return Promise.reject(new Timeout());
-        return withDeadline(start(), remaining, () => new Timeout());
-      };
       const connection: Connection = {
         rows: (sql, values) => bounded(() => pooled.execute<RowDataPacket[]>(sql, values)).then(([rows]) => rows),
         change: (sql, values) => bounded(() => pooled.execute<ResultSetHeader>(sql, values)).then(([header]) => header),

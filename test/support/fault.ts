@@ -286,13 +286,14 @@ function describeFailure(failure: { operation: string; causes: string[] }): stri
  * Causes after which a write may or may not have been applied: the command
  * may have reached the server before the connection was lost (ioredis rejects
  * the commands it had sent with "Connection is closed" or, after its retries,
- * MaxRetriesPerRequestError; pg reports the terminated backend), or the time
+ * MaxRetriesPerRequestError; pg reports the terminated backend; mysql2 a
+ * connection the server closed, MariaDB one it killed), or the time
  * ran out while it was in flight. A refused connection, a command ioredis
  * never sent (offline queue off) or an error reply from the server prove that
  * nothing was written, so they are not listed.
  */
 const UNKNOWN_OUTCOME =
-  /max retries per request|Connection is closed|did not answer|timeout|terminating connection|Connection terminated|ECONNRESET|EPIPE|socket hang up/i;
+  /max retries per request|Connection is closed|did not answer|timeout|terminating connection|Connection terminated|Connection lost|Connection was killed|ECONNRESET|EPIPE|socket hang up/i;
 
 /** Whether a failed attempt was a write that may have landed. */
 function outcomeUnknown(failure: { operation: string; causes: string[] }): boolean {
