@@ -1,9 +1,8 @@
 import type { Context, Next } from 'koa';
+import { carrierFor } from './carriers/index.js';
 import { installAccessors, STATE } from './context.js';
-import { HeldSessions } from './held-sessions.js';
 import { SessionRequest, type MiddlewareConfig } from './lifecycle.js';
 import { resolveOptions, type SessionOptions } from './options.js';
-import { VerifiedCookies } from './verified-cookies.js';
 
 /** The middleware {@link session} returns; typed loosely enough for Koa 2 and Koa 3 apps alike. */
 export type SessionMiddleware = (ctx: Context, next: Next) => Promise<void>;
@@ -14,21 +13,15 @@ export type SessionMiddleware = (ctx: Context, next: Next) => Promise<void>;
  * ```ts
  * app.keys = ['a long random secret'];
  * app.use(session());                       // data in a signed cookie
+ * app.use(session({ encrypt: true }));      // data in a sealed cookie
  * app.use(session({ store: new MemoryStore() })); // data server-side, id in the cookie
  * ```
  */
 export function session(options?: SessionOptions): SessionMiddleware {
   const resolved = resolveOptions(options);
-  const config: MiddlewareConfig = {
-    ...resolved,
-    valuePrefix: `${resolved.name}=`,
-    sigPrefix: `${resolved.sigName}=`,
-    names: resolved.cookie.signed ? [resolved.name, resolved.sigName] : [resolved.name],
-    verified: new VerifiedCookies(),
-    warned: new Set(),
-    // Stores that refuse to patch or touch a missing entry cannot bring a removed session back.
-    held: resolved.store !== undefined && (resolved.store.patch === undefined || resolved.store.touch === undefined) ? new HeldSessions() : undefined,
-  };
+  // Warnings this middleware already gave: each is logged once per middleware, not per request.
+  const warned = new Set<string>();
+  const config: MiddlewareConfig = { ...resolved, carrier: carrierFor(resolved, warned) };
 
   return async function koaSessionStore(ctx: Context, next: Next): Promise<void> {
     installAccessors(ctx);

@@ -1,6 +1,7 @@
 import { v4 as uuidv4 } from 'uuid';
 import { assertStore, type SessionStore } from './store.js';
 import { warnOnce } from './debug.js';
+import { loadSodium, weakSecretReason } from './seal.js';
 
 /** The default `genid`: its ids (uuid v4) always have the required shape, so they are not checked per request. */
 export const defaultGenid: () => string = uuidv4;
@@ -79,6 +80,21 @@ export interface SessionOptions {
   maxLifetime?: number;
   /** A store call that takes longer than this many ms fails the request with 503. @default 5000 */
   storeTimeout?: number;
+  /**
+   * Seal the cookie store's cookie: encrypted and authenticated (XChaCha20-Poly1305), so the client
+   * can read nothing of the session, in one cookie without `.sig`. Needs the `sodium-native` package.
+   * Keys are derived from `secrets`, or else from `app.keys` (each at least 32 random bytes).
+   * Signed cookies issued before are still read and come back sealed. Cookie store only.
+   * @default false (signed: readable, not forgeable)
+   */
+  encrypt?: boolean;
+  /**
+   * Secrets to derive sealing keys from, newest first, instead of `app.keys`: each a Buffer of at
+   * least 32 bytes or a string carrying as much entropy (64 hex digits, 43 base64 characters, or 32
+   * characters of anything else). A cookie sealed with an older one is sealed again with the first.
+   * @default undefined (derive from app.keys)
+   */
+  secrets?: ReadonlyArray<string | Buffer>;
 }
 
 /** Options after defaults and validation: what the middleware reads on each request. */
@@ -95,6 +111,9 @@ export interface ResolvedOptions {
   readonly touchAfter: number;
   readonly maxLifetime: number | undefined;
   readonly storeTimeout: number;
+  readonly encrypt: boolean;
+  /** Sealing secrets, newest first; undefined to derive from app.keys. */
+  readonly secrets: ReadonlyArray<string | Buffer> | undefined;
 }
 
 export interface ResolvedCookieOptions {
@@ -234,6 +253,15 @@ export function resolveOptions(options: SessionOptions | undefined): ResolvedOpt
   const storeTimeout = optionalDuration('storeTimeout', input.storeTimeout) ?? 5000;
   if (storeTimeout === 0) throw invalid('storeTimeout', storeTimeout, 'a positive number of milliseconds');
 
+  const encrypt = optionalBoolean('encrypt', input.encrypt, false);
+  const secrets = resolveSecrets(input.secrets, encrypt);
+  if (encrypt && store !== undefined) {
+    throw new TypeError(
+      'koa-session-store: option encrypt is for the cookie store; with a server-side store the cookie holds only a signed id and the data never reaches the client',
+    );
+  }
+  if (encrypt) loadSodium();
+
   if (store && !cookie.signed) {
     warnOnce(
       'KOA_SESSION_STORE_UNSIGNED',
@@ -253,5 +281,23 @@ export function resolveOptions(options: SessionOptions | undefined): ResolvedOpt
     touchAfter: optionalDuration('touchAfter', input.touchAfter) ?? 0,
     maxLifetime,
     storeTimeout,
+    encrypt,
+    secrets,
   };
+}
+
+function resolveSecrets(secrets: unknown, encrypt: boolean): ReadonlyArray<string | Buffer> | undefined {
+  if (secrets === undefined) return undefined;
+  if (!encrypt) throw invalid('secrets', 'set', 'encrypt: true too; secrets are only used to seal cookies');
+  if (!Array.isArray(secrets) || secrets.length === 0) throw invalid('secrets', secrets, 'a non-empty array of secrets, newest first');
+  return secrets.map((secret: unknown, index) => {
+    const reason = weakSecretReason(secret);
+    // Never show the secret itself, only what is wrong with it.
+    if (reason !== undefined) {
+      throw new TypeError(
+        `koa-session-store: option secrets[${index}] is too weak to seal sessions with: ${reason}; use at least 32 random bytes, e.g. crypto.randomBytes(32).toString('base64url')`,
+      );
+    }
+    return typeof secret === 'string' ? secret : Buffer.from(secret as Buffer);
+  });
 }

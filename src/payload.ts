@@ -42,7 +42,7 @@ export interface CookieContents {
 }
 
 /** The cookie-store text of a session: metadata, then the data's JSON. `exp` undefined is written as 0 (never). */
-function payloadText(sid: string, ctime: number, exp: number | undefined, json: string): string {
+export function payloadText(sid: string, ctime: number, exp: number | undefined, json: string): string {
   return `["${sid}",${ctime},${exp ?? 0},${json}]`;
 }
 
@@ -85,7 +85,8 @@ function decodePlain(value: string): CookieContents | undefined {
   return decodePayloadText(text);
 }
 
-function decodePayloadText(text: string): CookieContents | undefined {
+/** Decodes the cookie-store text `["id",created,expires,{data}]`; undefined for anything else. */
+export function decodePayloadText(text: string): CookieContents | undefined {
   const match = PAYLOAD_PREFIX.exec(text);
   if (match === null || !text.endsWith('}]')) return undefined;
   const exp = Number(match[3]);

@@ -1,4 +1,4 @@
-import type { CookieContents } from './payload.js';
+import type { Carried } from './carriers/carrier.js';
 
 /** How many verified cookies a middleware remembers. */
 const MAX_ENTRIES = 2000;
@@ -10,7 +10,7 @@ interface VerifiedCookie {
   readonly value: string;
   /** The secret that verified it: a hit only counts while that secret is still in app.keys. */
   readonly key: string | Buffer;
-  readonly contents: CookieContents;
+  readonly contents: Carried;
 }
 
 /**
@@ -35,7 +35,7 @@ export class VerifiedCookies {
     return entry !== undefined && entry.value === value ? entry : undefined;
   }
 
-  remember(signature: string, value: string, key: string | Buffer, contents: CookieContents): void {
+  remember(signature: string, value: string, key: string | Buffer, contents: Carried): void {
     if (value.length > MAX_VALUE_LENGTH) return;
     if (this.#entries.size >= MAX_ENTRIES && !this.#entries.has(signature)) {
       const oldest = this.#entries.keys().next();

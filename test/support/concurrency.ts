@@ -186,12 +186,15 @@ export function runConcurrencySuite<S extends SessionStore>(name: string, option
         assert.ok(gate.complete, `all ${PATCHERS + 1} requests had loaded the session before any changed it`);
         const late = race.writesAfterRemoval(sid);
         t.diagnostic(`writes to the destroyed id issued after its removal: ${late}`);
-        assert.ok(late >= PATCHERS / 2, 'the race really had writes arriving after the removal');
+        if (expectAllKept) assert.ok(late >= PATCHERS / 2, 'the race really had writes arriving after the removal');
+        // A store that cannot refuse a write to a missing entry gets none: the middleware knows the session is gone.
+        else assert.equal(late, 0, 'no request that held the destroyed session wrote it back after its removal');
 
         const raw = await settle(store.load(sid));
         const dump = await race.dump(init.cookie);
         t.diagnostic(`destroyed entry afterwards: ${raw === null || raw === undefined ? 'absent' : 'present again'}`);
-        if (expectAllKept) {
+        // Every store: the shipped ones refuse to patch a missing entry, and for the others the middleware writes nothing back.
+        {
           assert.ok(raw === null || raw === undefined, 'no write brought the destroyed session back');
           assert.deepEqual(dump.session, {}, 'the old cookie now gets a fresh, empty session');
           assert.notEqual(dump.id, sid, 'the fresh session has a new id');
@@ -237,7 +240,8 @@ export function runConcurrencySuite<S extends SessionStore>(name: string, option
         assert.ok(gate.complete, `all ${PATCHERS + 1} requests had loaded the session before any changed it`);
         const late = race.writesAfterRemoval(oldSid);
         t.diagnostic(`writes to the old id issued after its removal: ${late}`);
-        assert.ok(late >= PATCHERS / 2, 'the race really had writes arriving after the removal');
+        if (expectAllKept) assert.ok(late >= PATCHERS / 2, 'the race really had writes arriving after the removal');
+        else assert.equal(late, 0, 'no request that held the old session wrote it back after its removal');
 
         const { id: newSid, before } = regenerated.body as { id: string; before: Record<string, unknown> };
         assert.notEqual(newSid, oldSid, 'regenerate gave a new id');
@@ -254,7 +258,7 @@ export function runConcurrencySuite<S extends SessionStore>(name: string, option
 
         const rawOld = await settle(store.load(oldSid));
         t.diagnostic(`old entry afterwards: ${rawOld === null || rawOld === undefined ? 'absent' : 'present again'}`);
-        if (expectAllKept) assert.ok(rawOld === null || rawOld === undefined, 'no write landed on the old id after it was removed');
+        assert.ok(rawOld === null || rawOld === undefined, 'no write landed on the old id after it was removed');
       });
     });
 

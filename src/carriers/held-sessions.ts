@@ -1,8 +1,4 @@
-/** A request that holds a session loaded from the store and may write it back. */
-export interface SessionHolder {
-  /** Called when another request of this middleware removed the session this one holds. */
-  sessionRemoved(): void;
-}
+import type { SessionHolder } from './carrier.js';
 
 /**
  * The sessions that requests of one middleware hold right now, by id.
