@@ -12,6 +12,7 @@ import { createHmac, createSecretKey, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { loadEntry } from './package.mjs';
 import { koaSessionMapStore, koaSessionRedisStore, mapStore } from './map-store.mjs';
+import { MYSQL_URL } from './services.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -25,6 +26,11 @@ async function ioredisClient(env) {
 async function pgPool(env) {
   const { default: pg } = await import('pg');
   return new pg.Pool({ connectionString: env.databaseUrl, max: 10 });
+}
+
+async function mysqlPool() {
+  const { default: mysql } = await import('mysql2/promise');
+  return mysql.createPool({ uri: MYSQL_URL, connectionLimit: 10 });
 }
 
 /**
@@ -171,6 +177,21 @@ export const CONTENDERS = [
       const pool = await pgPool(env);
       const store = new PostgresStore({ pool, schema: env.pgSchema });
       return { store, close: async () => { await store.close?.(); await pool.end(); } };
+    },
+  }),
+  // Its table (named after the run, like PostgreSQL's schema) goes with the server that made it.
+  ours('kss-mysql', 'koa-session-store, MysqlStore', {
+    writers: true, services: ['mysql'], entry: 'mysql', exportName: 'MysqlStore',
+    store: async (MysqlStore, env) => {
+      const pool = await mysqlPool();
+      const table = `${env.pgSchema}_sessions`;
+      const store = new MysqlStore({ pool, table });
+      const close = async () => {
+        await store.close?.();
+        await pool.query(`DROP TABLE IF EXISTS \`${table}\``).catch(() => undefined);
+        await pool.end();
+      };
+      return { store, close };
     },
   }),
 

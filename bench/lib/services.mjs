@@ -1,10 +1,12 @@
-// Where the bench finds Redis and PostgreSQL, whether they answer, and how it
-// cleans up what it left there. Only loopback addresses are ever contacted by
-// default; REDIS_URL / DATABASE_URL override them as in the test suites.
+// Where the bench finds Redis, PostgreSQL and MySQL, whether they answer, and
+// how it cleans up what it left there. Only loopback addresses are ever
+// contacted by default; REDIS_URL / DATABASE_URL / MYSQL_URL override them as
+// in the test suites.
 import net from 'node:net';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const MYSQL_URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 
 /** Resolves true when a TCP connection to the URL's host and port succeeds within 1.5 s. */
 export function reachable(url, defaultPort) {
@@ -22,10 +24,10 @@ export function reachable(url, defaultPort) {
   });
 }
 
-/** Which services answer right now: `{ redis: boolean, postgres: boolean }`. */
+/** Which services answer right now: `{ redis: boolean, postgres: boolean, mysql: boolean }`. */
 export async function probeServices() {
-  const [redis, postgres] = await Promise.all([reachable(REDIS_URL, 6379), reachable(DATABASE_URL, 5432)]);
-  return { redis, postgres };
+  const [redis, postgres, mysql] = await Promise.all([reachable(REDIS_URL, 6379), reachable(DATABASE_URL, 5432), reachable(MYSQL_URL, 3306)]);
+  return { redis, postgres, mysql };
 }
 
 /** A tag unique to this bench run, used in Redis key prefixes and the PostgreSQL schema name. */

@@ -313,8 +313,9 @@ describe('MysqlStore table creation and options', { skip }, () => {
 
   it('says the table is missing and how to create it when createTable is false', async () => {
     const store = new MysqlStore({ pool: newPool(1).pool, table: tableFor('absent'), createTable: false });
-    await assert.rejects(store.load('s'), (error: Error) => {
+    await assert.rejects(store.load('secret-sid'), (error: Error) => {
       assert.match(error.message, /^koa-session-store: MySQL load failed: the table `kss_.*_absent` does not exist/);
+      assert.doesNotMatch(`${error.message} ${(error.cause as Error).message}`, /secret-sid/);
       assert.match(error.message, /mysqlTableSql\(\)/);
       assert.equal((error.cause as { errno?: number }).errno, 1146);
       return true;
@@ -335,6 +336,23 @@ describe('MysqlStore table creation and options', { skip }, () => {
     const [row] = await sql<{ data: string }>(`SELECT data FROM \`${table}\` WHERE sid = 's'`);
     assert.equal(row?.data, '{"here":true}');
     await Promise.all([lost.close(), found.close()]);
+  });
+
+  it('leaves the value out of a server error that would quote it, in the message and in the cause', async () => {
+    // A table made by hand with a latin1 column, which cannot hold an emoji: the server's message quotes the bytes.
+    const table = tableFor('latin1_column');
+    await sql(`CREATE TABLE \`${table}\` (sid VARBINARY(255) PRIMARY KEY, data TEXT CHARACTER SET latin1 NOT NULL, expires_at DATETIME(3) NULL)`);
+    const store = new MysqlStore({ pool: newPool(1).pool, table, createTable: false });
+    await assert.rejects(store.save('secret-sid', '{"secret":"😀"}'), (error: Error) => {
+      const cause = error.cause as Error & { errno?: number };
+      assert.equal(cause.errno, 1366);
+      assert.match(error.message, /^koa-session-store: MySQL save failed \(ER_TRUNCATED_WRONG_VALUE_FOR_FIELD \(1366\): the server's message quotes a value and is left out\)/);
+      for (const text of [error.message, cause.message, String(cause.stack)]) {
+        assert.doesNotMatch(text, /secret|\\xF0|😀/i);
+      }
+      return true;
+    });
+    await store.close();
   });
 
   it('refuses a pool whose connections do not carry utf8mb4, before writing anything', async () => {
