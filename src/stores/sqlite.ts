@@ -1,7 +1,8 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { debug } from '../debug.js';
 import type { SessionPatch, SessionStore } from '../store.js';
-import { describe, expiryIndexName, intervalOf, patchMembers, quoteIdentifier, ttlOf } from './sql-common.js';
+import { patchJsonText } from './patch-text.js';
+import { describe, expiryIndexName, intervalOf, quoteIdentifier, ttlOf } from './sql-common.js';
 import { sqliteStatementsSql, sqliteTableSql } from './sqlite-sql.js';
 
 /** An open better-sqlite3 database. */
@@ -46,6 +47,8 @@ export type SqliteStoreOptions = SqliteStoreCommonOptions &
 
 type Params = Record<string, string | number | null>;
 type Statement = BetterSqlite3.Statement<[Params]>;
+/** Reads the live row, applies the patch and writes it back; false when there was no live row. */
+type PatchTransaction = (sid: string, patch: SessionPatch, expiresAt: number | null) => boolean;
 
 interface Prepared {
   readonly db: SqliteDatabase;
@@ -53,7 +56,7 @@ interface Prepared {
   readonly save: Statement;
   readonly remove: Statement;
   readonly touch: Statement;
-  readonly patch: Statement;
+  readonly patch: PatchTransaction;
   readonly sweep: Statement;
 }
 
@@ -67,9 +70,9 @@ const SWEEP_BATCH = 1000;
  * it yourself): one row per session in a table (default `sessions`) with the
  * exact JSON string and `expires_at` (ms since the epoch, NULL for never),
  * indexed. Durable on one machine: sessions survive a restart. Expired rows
- * are invisible to `load` and deleted by a periodic sweep. `patch` is one
- * UPDATE using SQLite's JSON functions, so concurrent requests of one session
- * keep each other's writes, even across processes sharing the file.
+ * are invisible to `load` and deleted by a periodic sweep. `patch` reads and
+ * rewrites the row in one IMMEDIATE transaction, so concurrent requests of one
+ * session keep each other's writes, even across processes sharing the file.
  *
  * @example
  * ```ts
@@ -183,23 +186,14 @@ export class SqliteStore implements SessionStore {
   }
 
   /**
-   * Applies `patch` to a live row in one UPDATE and resets its expiry to
-   * `ttlMs` from now. Keys not named by the patch keep their exact text.
-   * False, having written nothing, when the row is missing or expired.
+   * Applies `patch` to a live row and resets its expiry to `ttlMs` from now,
+   * reading and writing the row in one IMMEDIATE transaction. Keys not named
+   * by the patch keep their exact text. When the row is still exactly
+   * `patch.base`, `patch.result` is written whole. False, having written
+   * nothing, when the row is missing or expired.
    */
   patch(sid: string, patch: SessionPatch, ttlMs?: number): boolean | Promise<boolean> {
-    return this.#call((prepared) => {
-      const setKeys = Object.keys(patch.set);
-      const pairs = patchMembers('SqliteStore', patch.set);
-      const result = prepared.patch.run({
-        sid: idOf(sid),
-        now: Date.now(),
-        expiresAt: expiresAt(ttlMs),
-        drop: JSON.stringify([...patch.unset, ...setKeys]),
-        add: pairs.length > 0 ? pairs.join(',') : null,
-      });
-      return result.changes > 0;
-    });
+    return this.#call((prepared) => prepared.patch(idOf(sid), patch, expiresAt(ttlMs)));
   }
 
   /**
@@ -303,14 +297,28 @@ async function openFile(path: string): Promise<SqliteDatabase> {
 function prepare(db: SqliteDatabase, table: string, index: string): Prepared {
   db.exec(sqliteTableSql(table, index));
   const sql = sqliteStatementsSql(table);
+  // pluck: load answers the data column's value itself, not a row object.
+  const load = db.prepare<[Params]>(sql.load).pluck();
+  const rewrite = db.prepare<[Params]>(sql.rewrite);
+  // The patch is computed in JavaScript, not with SQLite's JSON functions: they decode a key such as "\ud800"
+  // to bytes that are not UTF-8, so "\ud800" and "\ud801" came back as one key. IMMEDIATE takes the write
+  // lock before the read, so no other connection (another process on the file) writes the row in between;
+  // a deferred transaction could instead fail to upgrade its lock after the read.
+  const patch = db.transaction((sid: string, change: SessionPatch, expiresAt: number | null): boolean => {
+    const current: unknown = load.get({ sid, now: Date.now() });
+    if (typeof current !== 'string') return false;
+    // Unchanged since the middleware loaded it: the whole new text is the patched text, no scan needed.
+    const data = typeof change.result === 'string' && change.base === current ? change.result : patchJsonText(STORE, current, change);
+    rewrite.run({ sid, data, expiresAt });
+    return true;
+  }).immediate;
   return {
     db,
-    // pluck: load answers the data column's value itself, not a row object.
-    load: db.prepare<[Params]>(sql.load).pluck(),
+    load,
     save: db.prepare<[Params]>(sql.save),
     remove: db.prepare<[Params]>(sql.remove),
     touch: db.prepare<[Params]>(sql.touch),
-    patch: db.prepare<[Params]>(sql.patch),
+    patch,
     sweep: db.prepare<[Params]>(sql.sweep),
   };
 }

@@ -191,9 +191,38 @@ describe('SqliteStore as an operator sees it', () => {
     Object.defineProperty(expected, '__proto__', { value: { replaced: [1] }, enumerable: true, writable: true, configurable: true });
     assert.deepEqual(stored, expected);
     assert.equal(Object.getPrototypeOf(stored), Object.prototype);
-    // Untouched values keep their text, not just their value: numbers as written, escapes as written.
-    for (const fragment of ['"n":1.50', '"big":1E400', '"esc":"\\u00e9\\u2028"', '"lone":"\\udfff"', '"k":0', '[1,2.50,"\\ud800","a\\u0000b"]']) {
+    // Untouched values keep their text, not just their value: numbers, escapes and spacing as written.
+    for (const fragment of ['"n":1.50', '"big":1E400', '"esc":"\\u00e9\\u2028"', '"lone":"\\udfff"', '"k":0', '{ "deep" : [1, 2.50, "\\ud800", "a\\u0000b"] }']) {
       assert.ok(text.includes(fragment), `${fragment} must be kept as written, in ${text}`);
+    }
+  });
+
+  it('keeps keys with lone surrogates apart on patch, spelled as they were', async () => {
+    // SQLite's JSON functions decode "\ud800" and "\ud801" to bytes that read back alike: one key was lost.
+    const original = '{"\\ud800":"first","\\ud801":"second","\\udc00\\ud800":"reversed","k\\u0000":"nul","k":"plain","n":1}';
+    await store.save('surrogates', original, 60_000);
+    assert.equal(await store.patch('surrogates', patchOf({ n: 2, '\udfff': 'added' }), 60_000), true);
+    const text = rowOf(raw, 'surrogates')?.data ?? '';
+    assert.equal(text, '{"\\ud800":"first","\\ud801":"second","\\udc00\\ud800":"reversed","k\\u0000":"nul","k":"plain","n":2,"\\udfff":"added"}');
+    await store.patch('surrogates', patchOf({}, ['\ud800', 'k']), 60_000);
+    assert.deepEqual(JSON.parse(rowOf(raw, 'surrogates')?.data ?? ''), {
+      '\ud801': 'second',
+      '\udc00\ud800': 'reversed',
+      'k\u0000': 'nul',
+      n: 2,
+      '\udfff': 'added',
+    });
+  });
+
+  it('refuses to patch a row that is not a JSON object, leaving it as it was', async () => {
+    for (const data of ['[1,2]', '"text"', '{"a":1', '{"a":1}{"b":2}', '{"a" 1}', '{a:1}', '']) {
+      raw.prepare('INSERT OR REPLACE INTO sessions (sid, data, expires_at) VALUES (?, ?, NULL)').run('not-object', data);
+      await assert.rejects(
+        async () => store.patch('not-object', patchOf({ b: 2 }), 60_000),
+        (error: unknown) => error instanceof TypeError && /^koa-session-store: SqliteStore\.patch found a stored session that is not a JSON object/.test(error.message),
+        `data ${JSON.stringify(data)}`,
+      );
+      assert.equal(rowOf(raw, 'not-object')?.data, data);
     }
   });
 
