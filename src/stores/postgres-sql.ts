@@ -99,7 +99,10 @@ ON CONFLICT (sid) DO UPDATE SET data = EXCLUDED.data, expires_at = EXCLUDED.expi
     touch: `UPDATE ${t} SET expires_at = ${expiry('$2')} WHERE sid = $1 AND ${ALIVE}`,
     // One statement: the row lock it takes makes concurrent patches of one session apply one after the other,
     // each to the other's result. jsonb's `-` drops the unset keys (and those being set), `||` adds the new values.
-    patch: `UPDATE ${t} SET data = ((data::jsonb - $2::text[]) || $3::jsonb)::text, expires_at = ${expiry('$4')}
+    // The keys to drop come as a JSON array, not a text[]: JSON escapes carry a lone surrogate such as "\ud800"
+    // (jsonb then refuses it and the fallback runs), where UTF-8 text would turn it into U+FFFD and drop that key.
+    patch: `UPDATE ${t} SET data = ((data::jsonb - ARRAY(SELECT jsonb_array_elements_text($2::jsonb))) || $3::jsonb)::text,
+  expires_at = ${expiry('$4')}
 WHERE sid = $1 AND ${ALIVE}`,
     // The fallback for JSON that jsonb cannot hold (\u0000, lone surrogates): the same change under a row lock.
     lockForPatch: `SELECT data FROM ${t} WHERE sid = $1 AND ${ALIVE} FOR UPDATE`,

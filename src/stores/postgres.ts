@@ -167,7 +167,7 @@ export class PostgresStore implements SessionStore {
     const additions = `{${pairs.join(',')}}`;
     return this.#run('patch', async (query) => {
       try {
-        const result = await query(this.#sql.patch, [id, drop, additions, ttl]);
+        const result = await query(this.#sql.patch, [id, JSON.stringify(drop), additions, ttl]);
         return (result.rowCount ?? 0) > 0;
       } catch (error) {
         if (!NOT_JSONB.has(codeOf(error))) throw error;

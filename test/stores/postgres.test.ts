@@ -208,13 +208,22 @@ describe('PostgresStore as an operator sees it', { skip }, () => {
       added: 'x\u0000y',
       lone2: '\udfff',
     });
-    // Unset of a key with U+0000, which cannot go into a text[] parameter.
+    // Unset of a key with U+0000, which jsonb cannot hold either: the fallback applies it.
     await store.patch('nul', patchOf({}, ['k\u0000']), 60_000);
     assert.equal('k\u0000' in (JSON.parse((await rowOf('nul'))?.data ?? '') as object), false);
     // And no resurrection on that path either.
     await store.remove('nul');
     assert.equal(await store.patch('nul', patchOf({ z: '\u0000' }), 60_000), false);
     assert.equal(await rowOf('nul'), undefined);
+  });
+
+  it('unsets a key with a lone surrogate from jsonb-safe data without dropping U+FFFD, the key UTF-8 text would make of it', async () => {
+    await store.save('lookalike', JSON.stringify({ '\ufffd': 'replacement', 'x\ufffdy': 'inside', other: 1 }), 60_000);
+    assert.equal(await store.patch('lookalike', patchOf({ other: 2 }, ['\ud800', 'x\udc00y']), 60_000), true);
+    assert.deepEqual(JSON.parse((await rowOf('lookalike'))?.data ?? ''), { '\ufffd': 'replacement', 'x\ufffdy': 'inside', other: 2 });
+    // A plain unset still goes through jsonb: its spelling of the data, shorter keys first and a space after each colon.
+    await store.patch('lookalike', patchOf({}, ['other']), 60_000);
+    assert.equal((await rowOf('lookalike'))?.data, '{"\ufffd": "replacement", "x\ufffdy": "inside"}');
   });
 
   it('rejects a patch with a malformed value and leaves the row as it was', async () => {
