@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it as nodeIt } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isDeepStrictEqual } from 'node:util';
 import { assertStore, settle } from './store.js';
 import type { SessionPatch, SessionStore } from './store.js';
 
@@ -106,6 +107,47 @@ function objectJson(entries: ReadonlyArray<readonly [string, unknown]>): string 
 }
 
 /**
+ * Keys a JavaScript string can be that a store which decodes JSON (into UTF-8,
+ * into C strings, into a JSON engine) can merge, rename or drop: lone and
+ * reversed surrogates, U+0000, noncharacters, and keys whose JSON spellings
+ * differ only in an escape. `__proto__` is covered by its own cases.
+ */
+const UNUSUAL_KEYS: readonly string[] = [
+  '\ud800',
+  '\ud801',
+  '\udbff',
+  '\udc00',
+  '\udfff',
+  '\udc00\ud800',
+  '\ud83d\ude00',
+  'x\ud800y',
+  '\ud800\ud800',
+  '\ufffd',
+  '\uffff',
+  '\ufffe',
+  '\u0000',
+  'k\u0000',
+  'k',
+  '\u0000\u0000',
+  '\u001f',
+  '\u007f',
+  '\u2028',
+  '\\ud800',
+  '\\u0000',
+  '\\u00e9',
+  '\u00e9',
+  'e\u0301',
+  '"',
+  '\\',
+  '/',
+];
+
+/** Values holding lone surrogates and U+0000, one per unusual key. */
+function unusualEntries(tag: string): Array<readonly [string, unknown]> {
+  return UNUSUAL_KEYS.map((key, i) => [key, i % 3 === 0 ? `${tag} ${i} \ud800` : i % 3 === 1 ? { [key]: `${tag} \udfff\ud800 ${i}`, nul: '\u0000' } : [`${tag} ${i}`, '\udbff']] as const);
+}
+
+/**
  * Runs a ttl case whose timing can be spoiled by a slow answer. `attempt`
  * returns false when the store answered too late for the case to prove
  * anything; it is then run again, with fresh ids, a few times.
@@ -171,6 +213,14 @@ function defineContractCases(store: SessionStore, shortTtl: number): void {
     );
     // Hand-written JSON with escapes and spacing: a store keeps the text as it is, not a re-encoding of it.
     await assertRoundTrip('{ "esc": "\\u00e9\\u2028\\ud83d\\ude00\\/", "raw": "é", "n" : [ 1 , 2 ] }');
+  });
+
+  it('returns exactly the saved string for keys and values with lone surrogates, U+0000 and U+FFFF', async () => {
+    const json = objectJson(unusualEntries('saved'));
+    assert.equal(Object.keys(JSON.parse(json) as object).length, UNUSUAL_KEYS.length, 'the test keys must all be different');
+    await assertRoundTrip(json);
+    // As a client may write them: escapes where JSON.stringify writes characters, and the other way round.
+    await assertRoundTrip('{"\\u0041":1,"\\ud800":2,"\\uDC01":3,"\\u00e9":4,"\\/":5,"\\u0000":6,"\\uffff":[7]}');
   });
 
   it('returns exactly the saved string for a value of about 1 MB', async () => {
@@ -388,6 +438,53 @@ function definePatchCases(store: SessionStore, shortTtl: number): void {
     await Promise.all([remove(absent), remove(present), remove(removed)]);
   });
 
+  it('keeps every key with lone surrogates, U+0000 and U+FFFF, apart and with its value, when another key is patched', async () => {
+    const [plain, both] = [newSid(), newSid()];
+    const entries = unusualEntries('kept');
+    await Promise.all([save(plain, objectJson([['other', 1], ...entries]), 60_000), save(both, objectJson([['other', 1], ...entries]), 60_000)]);
+    await patch(plain, patchOf([['other', 2]]), 60_000);
+    await patch(both, patchOf([['added', 'new \ud800']], ['other']), 60_000);
+    // Compared parsed, key by key: a store may respell the JSON, never merge, rename or drop a key.
+    const expected = JSON.parse(objectJson(entries)) as Record<string, unknown>;
+    assertSameKeys((await loadParsed(plain)) as Record<string, unknown>, { other: 2, ...expected }, 'after a set of another key');
+    assertSameKeys((await loadParsed(both)) as Record<string, unknown>, { ...expected, added: 'new \ud800' }, 'after an unset and a set of other keys');
+    await Promise.all([remove(plain), remove(both)]);
+  });
+
+  it('sets, overwrites and unsets keys with lone surrogates, U+0000 and U+FFFF on patch', async () => {
+    const [absent, present, removed] = [newSid(), newSid(), newSid()];
+    const before = unusualEntries('before');
+    const after = unusualEntries('after');
+    await Promise.all([
+      save(absent, '{"plain":1}', 60_000),
+      save(present, objectJson([['plain', 1], ...before]), 60_000),
+      save(removed, objectJson([['plain', 1], ...before]), 60_000),
+    ]);
+    await patch(absent, patchOf(after), 60_000);
+    await patch(present, patchOf(after), 60_000);
+    // Every other key unset: what remains must be exactly the others, none merged into a survivor.
+    await patch(removed, patchOf([], UNUSUAL_KEYS.filter((_, i) => i % 2 === 0)), 60_000);
+    const expected = JSON.parse(objectJson([['plain', 1], ...after])) as Record<string, unknown>;
+    assertSameKeys((await loadParsed(absent)) as Record<string, unknown>, expected, 'keys set where they were absent');
+    assertSameKeys((await loadParsed(present)) as Record<string, unknown>, expected, 'keys set where they were present');
+    const kept = JSON.parse(objectJson([['plain', 1], ...before.filter((_, i) => i % 2 === 1)])) as Record<string, unknown>;
+    assertSameKeys((await loadParsed(removed)) as Record<string, unknown>, kept, 'half of the keys unset');
+    await Promise.all([remove(absent), remove(present), remove(removed)]);
+  });
+
+  it('unsets only the exact key named: one with a lone surrogate or U+0000 never removes U+FFFD, ? or a shorter key', async () => {
+    // Keys an encoding that cannot carry lone surrogates or U+0000 would turn the unset keys into.
+    const lookalikes = ['\ufffd', '\ufffd\ufffd', '\ufffd\ufffd\ufffd', 'x\ufffdy', '?', '??', 'x?y', 'k', '', 'x', 'y', 'xy'];
+    const sid = newSid();
+    await save(sid, objectJson([['other', 1], ...lookalikes.map((key, i) => [key, i] as const)]), 60_000);
+    // Apart, so that a store failing on one kind still has to get the other right.
+    await patch(sid, patchOf([], ['\ud800', '\udc00\ud800', '\ud800\ud800', 'x\ud800y']), 60_000);
+    await patch(sid, patchOf([['other', 2]], ['k\u0000', '\u0000', 'x\u0000y']), 60_000);
+    const expected = JSON.parse(objectJson([['other', 2], ...lookalikes.map((key, i) => [key, i] as const)])) as Record<string, unknown>;
+    assertSameKeys((await loadParsed(sid)) as Record<string, unknown>, expected, 'after unsetting keys that are not there');
+    await remove(sid);
+  });
+
   it('does not create an entry on patch of a missing id', async () => {
     const sid = newSid();
     await patch(sid, patchOf([['resurrected', true]]), 60_000);
@@ -493,6 +590,21 @@ function definePatchCases(store: SessionStore, shortTtl: number): void {
     assert.deepEqual(await loadParsed(sid), data);
     await remove(sid);
   });
+}
+
+/**
+ * deepEqual with a message that names the keys lost, added or changed, escaped
+ * so that a lone surrogate or U+0000 is readable in the report.
+ */
+function assertSameKeys(actual: Record<string, unknown>, expected: Record<string, unknown>, what: string): void {
+  const name = (key: string): string => JSON.stringify(key).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const missing = Object.keys(expected).filter((key) => !Object.prototype.hasOwnProperty.call(actual, key));
+  const extra = Object.keys(actual).filter((key) => !Object.prototype.hasOwnProperty.call(expected, key));
+  const changed = Object.keys(expected).filter((key) => !missing.includes(key) && !isDeepStrictEqual(actual[key], expected[key]));
+  if (missing.length + extra.length + changed.length === 0) return;
+  assert.fail(
+    `${what}: keys missing [${missing.map(name).join(', ')}], keys that should not be there [${extra.map(name).join(', ')}], values changed under [${changed.map(name).join(', ')}]`,
+  );
 }
 
 function firstDifference(a: string, b: string): number {
