@@ -2,7 +2,6 @@
 // database cannot do it without losing keys (SQLite decodes `\ud800` to bytes
 // that are not UTF-8, so a key it writes back is no longer the key it read).
 import type { SessionPatch } from '../store.js';
-import { describe } from './sql-common.js';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -34,7 +33,7 @@ export function patchJsonText(store: string, json: string, patch: SessionPatch):
     const value: unknown = set[key];
     if (typeof value !== 'string' || !isJson(value)) {
       throw new TypeError(
-        `koa-session-store: ${store}.patch needs each value of set as JSON text, got ${typeof value === 'string' ? 'text that is not JSON' : describe(value)} for key ${JSON.stringify(key)}; nothing was written`,
+        `koa-session-store: ${store}.patch needs each value of set as JSON text, got ${typeof value === 'string' ? 'text that is not JSON' : typeof value}; nothing was written`,
       );
     }
     drop.add(key);

@@ -99,11 +99,13 @@ describe('patchJsonText', () => {
     }
   });
 
-  it('refuses a value in set that is not JSON text, before anything is written', () => {
+  it('refuses a value in set that is not JSON text, naming neither the key nor the value', () => {
     for (const json of ['', '{not json', '1,"b":2', 'undefined', '[1]]']) {
       assert.throws(
         () => apply('{"a":1}', [['b', json]]),
-        (error: unknown) => error instanceof TypeError && /^koa-session-store: TestStore\.patch needs each value of set as JSON text/.test(error.message),
+        (error: unknown) =>
+          error instanceof TypeError &&
+          /^koa-session-store: TestStore\.patch needs each value of set as JSON text, got text that is not JSON; nothing was written$/.test(error.message),
         JSON.stringify(json),
       );
     }
