@@ -1,8 +1,9 @@
 // Starts real redis-server processes for tests that need a server of their own:
-// one they can stop and restart (fault tests), pause (timeouts), or a 3-master
-// Redis Cluster. Every process listens on a free loopback port, keeps its files
-// in a fresh temporary folder, and is stopped by pid (SIGTERM, then SIGKILL),
-// never by name. Anything still running when the test process exits is killed.
+// one they can stop, crash and restart (fault tests), pause (timeouts), or a
+// Redis Cluster of 3 masters, with or without replicas. Every process listens
+// on a free loopback port, keeps its files in a fresh temporary folder, and is
+// stopped by pid (SIGTERM, then SIGKILL), never by name. Anything still
+// running when the test process exits is killed.
 import { spawn, execFile } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
@@ -156,6 +157,11 @@ export interface RedisServer {
   readonly pid: number | undefined;
   /** Stops the process (SIGTERM, SIGKILL after 5 s) but keeps its folder, so `restart()` finds its data. */
   halt(): Promise<void>;
+  /**
+   * Kills the process with SIGKILL, as a crash would, and waits for it to exit; keeps the folder.
+   * Unlike SIGTERM, after which Redis 7 waits for its replicas to catch up, nothing is flushed.
+   */
+  crash(): Promise<void>;
   /** Starts the server again on the same port and folder (halting it first if it runs). */
   restart(): Promise<void>;
   /** Stops the process and removes the folder if this helper created it. Safe to call twice. */
@@ -200,6 +206,16 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
       if (child) await stopChild(child);
       child = undefined;
     },
+    async crash() {
+      const running = child;
+      child = undefined;
+      if (!running || running.exitCode !== null || running.signalCode !== null) return;
+      await new Promise<void>((resolve) => {
+        running.once('exit', () => resolve());
+        running.kill('SIGKILL');
+      });
+      liveChildren.delete(running);
+    },
     async restart() {
       await server.halt();
       child = await spawnRedis(port, dir, args);
@@ -225,20 +241,130 @@ function run(file: string, args: string[], timeoutMs: number): Promise<string> {
 }
 
 export interface RedisCluster {
-  /** The masters, to hand to `new Cluster(nodes)`. */
+  /** The masters as they were when the Cluster started, to hand to `new Cluster(nodes)`. */
   readonly nodes: { host: string; port: number }[];
-  /** The servers themselves, e.g. to halt one. */
+  /** The servers themselves, masters and replicas, e.g. to halt or crash one. */
   readonly servers: RedisServer[];
   /** Stops every node and removes the folder. Safe to call twice. */
   stop(): Promise<void>;
 }
 
+export interface StartRedisClusterOptions {
+  /** Replicas of each master. @default 0 */
+  replicas?: number;
+  /**
+   * `cluster-node-timeout` in ms: how long a master may not answer before the
+   * others mark it failed and its replica takes over. Short makes failover tests fast.
+   * @default 15000 (Redis' own default)
+   */
+  nodeTimeoutMs?: number;
+}
+
+/** One line of `CLUSTER NODES`, as far as the tests need it. */
+export interface ClusterNodeInfo {
+  readonly id: string;
+  readonly port: number;
+  /** e.g. `['myself', 'master']`, `['slave']`, `['master', 'fail']`. */
+  readonly flags: string[];
+  /** The id of the master a replica follows; undefined for a master. */
+  readonly masterId: string | undefined;
+  /** Slot ranges such as `0-5460`. */
+  readonly slots: string[];
+}
+
+/** The Cluster as the node on `port` sees it. */
+export async function clusterNodes(port: number): Promise<ClusterNodeInfo[]> {
+  const reply = await rawCommand(port, 'CLUSTER NODES');
+  // A bulk string: `$<length>` on the first line, then one node per line.
+  const lines = reply.split('\r\n')[1]?.split('\n') ?? [];
+  return lines
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const [id = '', address = '', flags = '', master = '-', , , , , ...slots] = line.trim().split(' ');
+      return {
+        id,
+        port: Number(address.slice(address.indexOf(':') + 1, address.indexOf('@'))),
+        flags: flags.split(','),
+        masterId: master === '-' ? undefined : master,
+        slots,
+      };
+    });
+}
+
+/** `INFO replication` of the server on `port`, as name → value. */
+export async function replicationInfo(port: number): Promise<Map<string, string>> {
+  const reply = await rawCommand(port, 'INFO replication');
+  const info = new Map<string, string>();
+  for (const line of reply.split('\r\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) info.set(line.slice(0, colon), line.slice(colon + 1));
+  }
+  return info;
+}
+
+/** Sends `commands` inline over one fresh connection and resolves to their replies, which must be one line each (status, error, integer). */
+function rawCommands(port: number, commands: string[], timeoutMs = 2000): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: HOST, port });
+    let reply = '';
+    socket.setTimeout(timeoutMs, () => {
+      socket.destroy();
+      reject(new Error(`redis on port ${port} did not answer ${commands.join('; ')}`));
+    });
+    socket.once('error', reject);
+    socket.once('connect', () => socket.write(commands.map((command) => `${command}\r\n`).join('')));
+    socket.on('data', (chunk) => {
+      reply += chunk.toString('utf8');
+      const lines = reply.split('\r\n');
+      if (lines.length > commands.length) {
+        socket.end();
+        resolve(lines.slice(0, commands.length));
+      }
+    });
+  });
+}
+
+/** A key the node on `port` owns: any key without Cluster mode, else one whose slot is among the node's. */
+async function ownKey(port: number): Promise<string> {
+  const nodes = await rawCommand(port, 'CLUSTER NODES');
+  if (nodes.startsWith('-')) return 'kss:probe';
+  const myself = nodes.split('\n').find((line) => line.split(' ')[2]?.split(',').includes('myself')) ?? '';
+  const ranges = myself.trim().split(' ').slice(8).map((range) => range.split('-').map(Number));
+  for (let n = 0; n < 10_000; n++) {
+    const key = `kss:probe:{${n}}`;
+    const slot = Number((await rawCommand(port, `CLUSTER KEYSLOT ${key}`)).slice(1));
+    if (ranges.some(([from = -1, to = from]) => slot >= from && slot <= to)) return key;
+  }
+  throw new Error(`port ${port} owns no slot`);
+}
+
 /**
- * Starts `masters` redis-server processes with cluster mode on, joins them
- * with `redis-cli --cluster create` (no replicas) and waits until every node
- * reports `cluster_state:ok`. Register `after(() => cluster.stop())`.
+ * Writes a probe key on the master on `port` and resolves to how many
+ * replicas acknowledge it within `timeoutMs` (WAIT `replicas`). A replica
+ * reported in sync may still take up to a second to answer its master's
+ * requests for acknowledgement, so this, not the link status, says that
+ * WAIT counts it.
  */
-export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
+export async function acknowledgingReplicas(port: number, replicas: number, timeoutMs = 100): Promise<number> {
+  const [set = '', wait = ''] = await rawCommands(port, [`SET ${await ownKey(port)} 1`, `WAIT ${replicas} ${timeoutMs}`], timeoutMs + 2000);
+  if (!set.startsWith('+OK') || !wait.startsWith(':')) throw new Error(`probe write on port ${port} failed: ${set} ${wait}`);
+  return Number(wait.slice(1));
+}
+
+/** Polls `check` every 50 ms until it holds, for at most `timeoutMs`; `what` names it in the error. */
+export function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  return waitUntil(what, check, timeoutMs);
+}
+
+/**
+ * Starts `masters` redis-server processes with cluster mode on, plus
+ * `replicas` replicas of each, joins them with `redis-cli --cluster create`,
+ * and waits until every node reports `cluster_state:ok` and every replica's
+ * link to its master is up. Register `after(() => cluster.stop())`.
+ */
+export async function startRedisCluster(masters = 3, options: StartRedisClusterOptions = {}): Promise<RedisCluster> {
+  const replicas = options.replicas ?? 0;
+  const total = masters * (1 + replicas);
   const root = mkdtempSync(path.join(os.tmpdir(), 'kss-redis-cluster-'));
   liveDirs.add(root);
   const servers: RedisServer[] = [];
@@ -248,29 +374,46 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
     liveDirs.delete(root);
   };
   try {
-    for (let n = 0; n < masters; n++) {
+    for (let n = 0; n < total; n++) {
       const dir = path.join(root, `node-${n}`);
       mkdirSync(dir);
       // The bus port defaults to port + 10000, which may be taken or above 65535: pick a free one.
       const busPort = await freePort();
-      servers.push(
-        await startRedis({
-          dir,
-          args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(busPort)],
-        }),
-      );
+      const args = ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(busPort)];
+      if (options.nodeTimeoutMs !== undefined) args.push('--cluster-node-timeout', String(options.nodeTimeoutMs));
+      // A replica (or a crashed master that comes back as one) syncs at once instead of after Redis' 5 s delay.
+      if (replicas > 0) args.push('--repl-diskless-sync-delay', '0');
+      servers.push(await startRedis({ dir, args }));
     }
     const addresses = servers.map((server) => `${HOST}:${server.port}`);
-    await run(REDIS_CLI, ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], 60_000);
+    await run(REDIS_CLI, ['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'], 60_000);
     for (const server of servers) {
       await waitUntil(`cluster_state:ok on port ${server.port}`, async () => {
         const info = await rawCommand(server.port, 'CLUSTER INFO');
-        return info.includes('cluster_state:ok') && info.includes(`cluster_known_nodes:${masters}`);
+        return info.includes('cluster_state:ok') && info.includes(`cluster_known_nodes:${total}`);
       }, 30_000);
+    }
+    if (replicas > 0) {
+      // redis-cli makes the replicas follow their masters after the join: wait until every node sees them all, and each has synced.
+      for (const server of servers) {
+        await waitUntil(`every replica known to port ${server.port} and in sync`, async () => {
+          const known = await clusterNodes(server.port);
+          if (known.filter((node) => node.flags.includes('slave')).length !== masters * replicas) return false;
+          const info = await replicationInfo(server.port);
+          if (info.get('role') !== 'master') return info.get('master_link_status') === 'up';
+          return (await acknowledgingReplicas(server.port, replicas)) === replicas;
+        }, 30_000);
+      }
     }
   } catch (error) {
     await stop();
     throw error;
   }
-  return { nodes: servers.map((server) => ({ host: HOST, port: server.port })), servers, stop };
+  const topology = await clusterNodes(servers[0]?.port ?? 0);
+  const masterPorts = new Set(topology.filter((node) => node.flags.includes('master')).map((node) => node.port));
+  return {
+    nodes: servers.filter((server) => masterPorts.has(server.port)).map((server) => ({ host: HOST, port: server.port })),
+    servers,
+    stop,
+  };
 }
