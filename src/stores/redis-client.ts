@@ -21,12 +21,47 @@ export interface NodeRedisCluster {
 /** Every client RedisStore accepts. */
 export type RedisClient = Redis | Cluster | NodeRedisClient | NodeRedisCluster;
 
-/** Sends one command whose keys all hash to `key`'s slot. */
-export type RunCommand = (key: string, args: string[]) => Promise<unknown>;
+/**
+ * Sends one command whose keys all hash to `key`'s slot. `abandoned()`, when
+ * given, tells whether the caller has stopped waiting, so a runner that would
+ * send the command again (after a Cluster redirect) sends nothing late.
+ */
+export type RunCommand = (key: string, args: string[], abandoned?: () => boolean) => Promise<unknown>;
+
+/** `WAIT replicas timeout` after each write, on the connection that took the write. */
+export interface ReplicaWait {
+  /** How many replicas must have the write. */
+  readonly replicas: number;
+  /** How long, in whole milliseconds, Redis waits for them. */
+  readonly timeout: number;
+}
+
+/**
+ * Fewer replicas than asked for acknowledged a write within the WAIT timeout.
+ * The master has applied the write; only its surviving a failover is in doubt.
+ */
+export class ReplicaWaitError extends Error {
+  constructor(
+    readonly acknowledged: number,
+    readonly wait: ReplicaWait,
+  ) {
+    super(`WAIT ${wait.replicas} ${wait.timeout} answered ${acknowledged}`);
+    this.name = 'ReplicaWaitError';
+  }
+}
+
+/** How RedisStore talks to one client. */
+export interface CommandRunners {
+  /** For reads. */
+  readonly read: RunCommand;
+  /** For writes: each one followed by WAIT on its connection when the runners were made with a {@link ReplicaWait}. */
+  readonly write: RunCommand;
+}
 
 interface IoredisLike {
   call(command: string, args: string[]): Promise<unknown>;
   pipeline?(): IoredisPipeline;
+  refreshSlotsCache?(callback?: () => void): void;
   isCluster?: boolean;
   options?: { enableAutoPipelining?: boolean };
 }
@@ -36,35 +71,140 @@ interface IoredisPipeline {
   exec(): Promise<Array<[Error | null, unknown]> | null>;
 }
 
-/** Returns a command runner for `client`, or undefined when `client` is no client we know. */
-export function commandRunner(client: unknown): RunCommand | undefined {
+/**
+ * Whether writes through `client` can be followed by a WAIT that is sure to
+ * reach the connection that took the write. A node-redis cluster sends each
+ * command by itself and follows a MOVED redirect for each one separately, so
+ * a write could be redirected to a new master while its WAIT is answered by
+ * the old one: it cannot.
+ */
+export function canWaitForReplicas(client: unknown): boolean {
+  if (client === null || typeof client !== 'object') return false;
+  const candidate = client as Record<string, unknown>;
+  if (typeof candidate.call === 'function') return typeof candidate.pipeline === 'function';
+  return typeof candidate.sendCommand === 'function' && typeof candidate.getSlotMaster !== 'function';
+}
+
+/**
+ * Returns the command runners for `client`, or undefined when `client` is no
+ * client we know. With `wait`, which needs {@link canWaitForReplicas}, every
+ * write is followed by `WAIT` on the same connection, and rejects with a
+ * {@link ReplicaWaitError} when too few replicas acknowledge it.
+ */
+export function commandRunners(client: unknown, wait?: ReplicaWait): CommandRunners | undefined {
   if (client === null || typeof client !== 'object') return undefined;
   const candidate = client as Record<string, unknown>;
   if (typeof candidate.call === 'function') {
     // ioredis, single node or Cluster: Cluster routes by the command's declared keys.
     const ioredis = client as IoredisLike;
     const direct: RunCommand = (_key, [command, ...args]) => ioredis.call(command as string, args);
+    const pipeline = typeof ioredis.pipeline === 'function' ? ioredis.pipeline.bind(ioredis) : undefined;
     // A Cluster pipeline must stay within one slot, and a client that pipelines by itself needs no help.
-    if (typeof ioredis.pipeline === 'function' && ioredis.isCluster !== true && ioredis.options?.enableAutoPipelining !== true) {
-      return batchingRunner(direct, ioredis.pipeline.bind(ioredis));
+    if (pipeline && ioredis.isCluster !== true && ioredis.options?.enableAutoPipelining !== true) {
+      const batched = batchingRunner(direct, pipeline, wait);
+      return { read: (key, args) => batched(key, args, false), write: (key, args) => batched(key, args, wait !== undefined) };
     }
-    return direct;
+    if (!wait || !pipeline) return { read: direct, write: direct };
+    if (ioredis.isCluster === true) return { read: direct, write: clusterWaitingWrite(ioredis, pipeline, wait) };
+    return { read: direct, write: (_key, args) => writeAndWait(pipeline, args, wait) };
   }
   if (typeof candidate.sendCommand === 'function') {
     if (typeof candidate.getSlotMaster === 'function') {
       // node-redis cluster needs the first key to pick the shard.
       const cluster = client as NodeRedisCluster;
-      return (key, args) => cluster.sendCommand(key, false, args);
+      const run: RunCommand = (key, args) => cluster.sendCommand(key, false, args);
+      return { read: run, write: run };
     }
     const single = client as NodeRedisClient;
-    return (_key, args) => single.sendCommand(args);
+    const run: RunCommand = (_key, args) => single.sendCommand(args);
+    if (!wait) return { read: run, write: run };
+    return {
+      read: run,
+      write: async (_key, args) => {
+        // Both are queued in this same turn, so node-redis writes them to its socket together, in order;
+        // when the socket is lost it fails the commands it had written and sends only unwritten ones again.
+        // The one gap: a socket too full to take the WAIT right after the write, lost after the write's answer.
+        const written = single.sendCommand(args);
+        const waited = single.sendCommand(['WAIT', ...waitArguments(wait)]);
+        // The WAIT must not be left rejected and unobserved when the write fails first.
+        waited.catch(() => undefined);
+        const reply = await written;
+        checkAcknowledged(await waited, wait);
+        return reply;
+      },
+    };
   }
   return undefined;
+}
+
+function waitArguments(wait: ReplicaWait): string[] {
+  return [String(wait.replicas), String(wait.timeout)];
+}
+
+/** Throws a {@link ReplicaWaitError} unless WAIT's answer counts enough replicas. */
+function checkAcknowledged(answer: unknown, wait: ReplicaWait): void {
+  const acknowledged = Number(answer);
+  if (!(acknowledged >= wait.replicas)) throw new ReplicaWaitError(Number.isFinite(acknowledged) ? acknowledged : 0, wait);
+}
+
+/**
+ * Sends a write and `WAIT` as one pipeline: one socket write to one
+ * connection, so WAIT counts the replicas that have this write. If the
+ * connection is lost with only the write answered, ioredis rejects the WAIT
+ * instead of sending it again on a new connection (where it would count
+ * replicas of nothing and answer at once).
+ */
+async function writeAndWait(pipeline: () => IoredisPipeline, [command, ...args]: string[], wait: ReplicaWait): Promise<unknown> {
+  const commands = pipeline();
+  commands.call(command as string, args);
+  commands.call('WAIT', waitArguments(wait));
+  const [written, waited] = (await commands.exec()) ?? [];
+  if (written === undefined || waited === undefined) throw new Error('the Redis pipeline returned no reply for this command');
+  if (written[0]) throw written[0];
+  if (waited[0]) throw waited[0];
+  checkAcknowledged(waited[1], wait);
+  return written[1];
+}
+
+/** Cluster errors that mean the command was not run: the slot is elsewhere or has no master yet. */
+const NOT_RUN = /^(MOVED|TRYAGAIN|CLUSTERDOWN) /;
+/** As many tries as ioredis' own `maxRedirections`, each after `retryDelayOnClusterDown`. */
+const CLUSTER_TRIES = 16;
+const CLUSTER_RETRY_DELAY_MS = 100;
+
+/**
+ * {@link writeAndWait} on an ioredis Cluster. The pipeline's keyed write picks
+ * the node and the keyless WAIT goes along to it. ioredis sends a pipeline
+ * again by itself only when every command in it failed alike, so when the
+ * write is redirected but WAIT, which Redis runs whatever the slot, answers,
+ * it is this runner that refreshes the slot map and tries again. That is
+ * safe because a redirected write was not run. An ASK (a slot half-way
+ * through a resharding) is not followed: that write fails.
+ */
+function clusterWaitingWrite(cluster: IoredisLike, pipeline: () => IoredisPipeline, wait: ReplicaWait): RunCommand {
+  return async (_key, args, abandoned) => {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await writeAndWait(pipeline, args, wait);
+      } catch (error) {
+        if (!(error instanceof Error) || !NOT_RUN.test(error.message) || attempt >= CLUSTER_TRIES || abandoned?.() === true) throw error;
+        await new Promise<void>((resolve) => {
+          if (typeof cluster.refreshSlotsCache === 'function') cluster.refreshSlotsCache(() => resolve());
+          else resolve();
+        });
+        // A first MOVED is a slot map that is merely stale; anything else may need the Cluster to settle.
+        if (attempt > 1 || !error.message.startsWith('MOVED')) await new Promise((resolve) => setTimeout(resolve, CLUSTER_RETRY_DELAY_MS));
+        if (abandoned?.() === true) throw error;
+      }
+    }
+  };
 }
 
 interface QueuedCommand {
   readonly key: string;
   readonly args: string[];
+  /** Settled only once the batch's WAIT has answered. */
+  readonly wait: boolean;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -75,25 +215,49 @@ interface QueuedCommand {
  * load, requests from many connections arrive in one turn, and a write is a
  * system call that costs more than the rest of a session lookup. The batch
  * goes out in `setImmediate`, right after the turn's I/O callbacks, so a
- * command waits for no timer; a turn with a single command sends it as it is.
+ * command waits for no timer; a turn with a single command that needs no
+ * WAIT sends it as it is.
+ *
+ * With `wait`, a batch holding writes ends with one `WAIT`: everything before
+ * it went over this one connection, so its answer covers every write of the
+ * batch, and the batch pays for one round trip to the replicas, not one per
+ * write. Its reads are answered with the batch too: they could not be much
+ * sooner, as Redis holds every later command of a connection blocked in WAIT.
  */
-function batchingRunner(direct: RunCommand, pipeline: () => IoredisPipeline): RunCommand {
+function batchingRunner(
+  direct: RunCommand,
+  pipeline: () => IoredisPipeline,
+  wait: ReplicaWait | undefined,
+): (key: string, args: string[], waits: boolean) => Promise<unknown> {
   let queue: QueuedCommand[] = [];
   const send = (batch: QueuedCommand[]): void => {
-    if (batch.length === 1) {
+    const waiting = wait !== undefined && batch.some((command) => command.wait);
+    if (batch.length === 1 && !waiting) {
       const only = batch[0] as QueuedCommand;
       direct(only.key, only.args).then(only.resolve, only.reject);
       return;
     }
     const commands = pipeline();
     for (const { args } of batch) commands.call(args[0] as string, args.slice(1));
+    if (waiting) commands.call('WAIT', waitArguments(wait));
     commands.exec().then(
       (results) => {
+        const waited = waiting ? results?.[batch.length] : undefined;
         batch.forEach((command, i) => {
           const result = results?.[i];
           if (result === undefined) command.reject(new Error('the Redis pipeline returned no reply for this command'));
           else if (result[0] !== null) command.reject(result[0]);
-          else command.resolve(result[1]);
+          else if (!(wait !== undefined && command.wait)) command.resolve(result[1]);
+          else if (waited === undefined) command.reject(new Error('the Redis pipeline returned no reply for WAIT'));
+          else if (waited[0] !== null) command.reject(waited[0]);
+          else {
+            try {
+              checkAcknowledged(waited[1], wait);
+              command.resolve(result[1]);
+            } catch (error) {
+              command.reject(error);
+            }
+          }
         });
       },
       (error: unknown) => {
@@ -111,10 +275,10 @@ function batchingRunner(direct: RunCommand, pipeline: () => IoredisPipeline): Ru
       for (const command of batch) command.reject(error);
     }
   };
-  return (key, args) =>
+  return (key, args, waits) =>
     new Promise((resolve, reject) => {
       if (queue.length === 0) setImmediate(flush);
-      queue.push({ key, args, resolve, reject });
+      queue.push({ key, args, wait: waits, resolve, reject });
     });
 }
 
@@ -137,9 +301,9 @@ export function script(source: string): Script {
  */
 export async function evalScript(run: RunCommand, lua: Script, key: string, argv: string[], abandoned: () => boolean): Promise<unknown> {
   try {
-    return await run(key, ['EVALSHA', lua.sha, '1', key, ...argv]);
+    return await run(key, ['EVALSHA', lua.sha, '1', key, ...argv], abandoned);
   } catch (error) {
     if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT') || abandoned()) throw error;
-    return run(key, ['EVAL', lua.source, '1', key, ...argv]);
+    return run(key, ['EVAL', lua.source, '1', key, ...argv], abandoned);
   }
 }

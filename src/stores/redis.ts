@@ -1,8 +1,8 @@
 import type { SessionPatch, SessionStore } from '../store.js';
 import { withDeadline } from '../deadline.js';
 import { PATCH_SCRIPT } from './redis-patch.lua.js';
-import { commandRunner, evalScript, script } from './redis-client.js';
-import type { RedisClient, RunCommand } from './redis-client.js';
+import { ReplicaWaitError, canWaitForReplicas, commandRunners, evalScript, script } from './redis-client.js';
+import type { CommandRunners, RedisClient, ReplicaWait, RunCommand } from './redis-client.js';
 
 export type { NodeRedisClient, NodeRedisCluster, RedisClient } from './redis-client.js';
 
@@ -30,9 +30,41 @@ export interface RedisStoreOptions {
    * @default 2000
    */
   commandTimeout?: number;
+  /**
+   * Makes every write (`save`, `patch`, `touch`, `remove`) wait until at least
+   * `replicas` replicas have it, with Redis `WAIT replicas timeout` sent after
+   * it on the same connection. When fewer acknowledge it within `timeout`, the
+   * call rejects, and the request gets a 503, instead of reporting success
+   * for a write that a failover could lose.
+   *
+   * Redis replicates asynchronously: without this, a master that crashes
+   * before its replica has its last writes takes them along, and the replica
+   * promoted in its place answers with older sessions. With it, a write
+   * answered 2xx is on `replicas` replicas, so unless all of them fail too,
+   * the one promoted has it. The price: each write waits for the replicas'
+   * acknowledgement (one extra round trip from the master), and a shard with
+   * fewer than `replicas` replicas reachable answers every write with a 503
+   * after `timeout`. While WAIT blocks, the connection it was sent on waits
+   * too. A failed call does not mean nothing was written: the master applied
+   * the write, only its replication is in doubt.
+   *
+   * Works with an ioredis `Redis` or `Cluster` and a node-redis client; not
+   * with a node-redis cluster, which could send the WAIT to another node than
+   * the write after a redirect.
+   * @default undefined (writes are answered as soon as the master has them)
+   */
+  waitForReplicas?: {
+    /** How many replicas must acknowledge each write; an integer >= 1. */
+    replicas: number;
+    /**
+     * How long Redis waits for them, in milliseconds; below `commandTimeout` (unless that is 0).
+     * @default 500
+     */
+    timeout?: number;
+  };
 }
 
-const DEFAULTS = { prefix: 'koa:sess:', commandTimeout: 2000 } as const;
+const DEFAULTS = { prefix: 'koa:sess:', commandTimeout: 2000, replicaTimeout: 500 } as const;
 
 /** Most characters of `base` plus `result` sent with a patch; larger sessions send only the changed keys. */
 const WHOLE_TEXT_LIMIT = 16_384;
@@ -80,6 +112,7 @@ export class RedisStore implements SessionStore {
   /** The key prefix in use. */
   readonly prefix: string;
   private readonly send: RunCommand;
+  private readonly write: RunCommand;
   private readonly commandTimeout: number;
   private closed = false;
 
@@ -87,8 +120,7 @@ export class RedisStore implements SessionStore {
     if (options === null || typeof options !== 'object') {
       throw new TypeError('koa-session-store: RedisStore needs an options object such as { client: new Redis() }');
     }
-    const send = commandRunner(options.client);
-    if (!send) {
+    if (!commandRunners(options.client)) {
       throw new TypeError(
         `koa-session-store: option client of RedisStore must be an ioredis Redis or Cluster, or a node-redis client, got ${describe(options.client)}`,
       );
@@ -103,7 +135,16 @@ export class RedisStore implements SessionStore {
         `koa-session-store: option commandTimeout of RedisStore must be a number of milliseconds >= 0, got ${describe(commandTimeout)}`,
       );
     }
-    this.send = send;
+    const wait = replicaWait(options.waitForReplicas, commandTimeout);
+    if (wait && !canWaitForReplicas(options.client)) {
+      throw new TypeError(
+        'koa-session-store: option waitForReplicas of RedisStore needs an ioredis Redis or Cluster or a node-redis client; a node-redis cluster may send the WAIT to another node than the write, so use an ioredis Cluster',
+      );
+    }
+    // Known to be a client: checked above.
+    const { read, write } = commandRunners(options.client, wait) as CommandRunners;
+    this.send = read;
+    this.write = write;
     this.prefix = prefix;
     this.commandTimeout = commandTimeout;
   }
@@ -124,13 +165,13 @@ export class RedisStore implements SessionStore {
     }
     const ttl = ttlArgument(ttlMs);
     const args = ttl === undefined ? ['SET', key, json] : ['SET', key, json, 'PX', ttl];
-    await this.run('SET', () => this.send(key, args));
+    await this.run('SET', (abandoned) => this.write(key, args, abandoned));
   }
 
   /** `DEL prefix+sid`; a missing key is fine. */
   async remove(sid: string): Promise<void> {
     const key = this.key(sid);
-    await this.run('DEL', () => this.send(key, ['DEL', key]));
+    await this.run('DEL', (abandoned) => this.write(key, ['DEL', key], abandoned));
   }
 
   /** `PEXPIRE prefix+sid ttlMs` (`PERSIST` without `ttlMs`); a missing key stays missing. */
@@ -138,7 +179,7 @@ export class RedisStore implements SessionStore {
     const key = this.key(sid);
     const ttl = ttlArgument(ttlMs);
     const args = ttl === undefined ? ['PERSIST', key] : ['PEXPIRE', key, ttl];
-    await this.run(args[0] as string, () => this.send(key, args));
+    await this.run(args[0] as string, (abandoned) => this.write(key, args, abandoned));
   }
 
   /**
@@ -167,7 +208,7 @@ export class RedisStore implements SessionStore {
       argv.push(JSON.stringify(name), value);
     }
     for (const name of patch.unset) argv.push(JSON.stringify(name));
-    const applied = await this.run('EVALSHA', (abandoned) => evalScript(this.send, PATCH, key, argv, abandoned));
+    const applied = await this.run('EVALSHA', (abandoned) => evalScript(this.write, PATCH, key, argv, abandoned));
     return Number(applied) === 1;
   }
 
@@ -195,6 +236,12 @@ export class RedisStore implements SessionStore {
       return Promise.reject(new Error('koa-session-store: this RedisStore is closed; create a new RedisStore to use Redis again'));
     }
     const failed = (error: unknown): never => {
+      if (error instanceof ReplicaWaitError) {
+        throw new Error(
+          `koa-session-store: Redis ${command} reached the master, but only ${error.acknowledged} of the ${error.wait.replicas} replica(s) asked for acknowledged it within ${error.wait.timeout} ms, so a failover could lose it; check the replicas (INFO replication), or lower replicas or raise timeout in the waitForReplicas option of RedisStore`,
+          { cause: error },
+        );
+      }
       const reason = error instanceof Error ? error.message : String(error);
       throw new Error(`koa-session-store: Redis ${command} failed (${reason}); is the client connected and the server healthy?`, {
         cause: error,
@@ -217,6 +264,34 @@ export class RedisStore implements SessionStore {
       );
     });
   }
+}
+
+/** Validates the waitForReplicas option into what WAIT is sent with, or undefined when it is not set. */
+function replicaWait(option: RedisStoreOptions['waitForReplicas'], commandTimeout: number): ReplicaWait | undefined {
+  if (option === undefined) return undefined;
+  if (option === null || typeof option !== 'object') {
+    throw new TypeError(
+      `koa-session-store: option waitForReplicas of RedisStore must be an object such as { replicas: 1, timeout: 500 }, got ${describe(option)}`,
+    );
+  }
+  const { replicas } = option;
+  if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 1) {
+    throw new TypeError(`koa-session-store: option waitForReplicas.replicas of RedisStore must be an integer >= 1, got ${describe(replicas)}`);
+  }
+  const timeout = option.timeout ?? DEFAULTS.replicaTimeout;
+  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
+    throw new TypeError(
+      `koa-session-store: option waitForReplicas.timeout of RedisStore must be a number of milliseconds > 0 (WAIT with 0 would block forever), got ${describe(timeout)}`,
+    );
+  }
+  // Redis takes whole milliseconds; rounding up never turns a short wait into none.
+  const wholeTimeout = Math.ceil(timeout);
+  if (commandTimeout !== 0 && wholeTimeout >= commandTimeout) {
+    throw new TypeError(
+      `koa-session-store: option waitForReplicas.timeout of RedisStore (${wholeTimeout}) must be below commandTimeout (${commandTimeout}), or the command timeout ends every slow wait before Redis can say how many replicas answered`,
+    );
+  }
+  return { replicas, timeout: wholeTimeout };
 }
 
 /** Redis wants a positive integer; the contract promises one, but a fraction must not reach Redis as `1.5`. */
