@@ -75,8 +75,8 @@ const ALIVE = '(expires_at IS NULL OR expires_at > UTC_TIMESTAMP(3))';
 /** `?` microseconds from now; NULL (never) when the parameter is NULL, as date arithmetic with NULL is NULL. */
 const EXPIRY = 'UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND';
 
-/** How many expired rows one sweep statement deletes, so a large backlog never holds locks for long. */
-export const SWEEP_BATCH = 1000;
+/** How many expired rows one sweep round finds and deletes, so a large backlog never holds locks for long. */
+export const SWEEP_BATCH = 500;
 
 /** The statements of MysqlStore; parameters in the order given in each comment. */
 export function mysqlStatementsSql(names: MysqlNames): {
@@ -89,6 +89,7 @@ export function mysqlStatementsSql(names: MysqlNames): {
   replace: string;
   lock: string;
   write: string;
+  expired: string;
   sweep: string;
 } {
   const t = names.table;
@@ -112,6 +113,11 @@ ON DUPLICATE KEY UPDATE data = VALUES(data), expires_at = VALUES(expires_at)`,
     lock: `SELECT data FROM ${t} WHERE sid = ? AND ${ALIVE} FOR UPDATE`,
     // (data, µs, sid)
     write: `UPDATE ${t} SET data = ?, expires_at = ${EXPIRY} WHERE sid = ?`,
-    sweep: `DELETE FROM ${t} WHERE expires_at <= UTC_TIMESTAMP(3) LIMIT ${SWEEP_BATCH}`,
+    // The sweep reads expired ids without locking anything, then deletes those rows by primary key, checking
+    // again that they are expired (a save may have revived one meanwhile). A DELETE by range would lock the
+    // expiry index up to the first live row, where patches and saves move their own entries: deadlocks.
+    expired: `SELECT sid FROM ${t} WHERE expires_at <= UTC_TIMESTAMP(3) LIMIT ${SWEEP_BATCH}`,
+    // (SWEEP_BATCH ids, NULL for those missing: one prepared statement for every batch)
+    sweep: `DELETE FROM ${t} WHERE sid IN (${Array.from({ length: SWEEP_BATCH }, () => '?').join(', ')}) AND expires_at <= UTC_TIMESTAMP(3)`,
   };
 }

@@ -1,5 +1,5 @@
 import type { Pool as CallbackPool } from 'mysql2';
-import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import type { Pool, PoolConnection, QueryOptions, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { withDeadline } from '../deadline.js';
 import { debug } from '../debug.js';
 import type { SessionPatch, SessionStore } from '../store.js';
@@ -35,8 +35,8 @@ export interface MysqlStoreOptions {
    */
   createTable?: boolean;
   /**
-   * Milliseconds between sweeps that delete expired rows, a thousand per
-   * statement (expired rows are never loaded in the meantime). `0` turns the
+   * Milliseconds between sweeps that delete expired rows, 500 per statement,
+   * by primary key (expired rows are never loaded in the meantime). `0` turns the
    * sweep off, for example when a cron job or one designated process runs
    * `sweep()`. Sweeps from several processes at once are harmless. The timer
    * is `unref()`ed, so it never keeps the process alive.
@@ -71,6 +71,8 @@ const ER_BAD_DB_ERROR = 1049;
 const ER_LOCK_DEADLOCK = 1213;
 /** Server errors that end the connection: shutdown, KILL (MariaDB), idle timeout (MySQL 8.0.24+). */
 const CONNECTION_ENDED = new Set([1053, 1927, 4031]);
+/** Tries of an operation InnoDB keeps choosing as a deadlock's victim. */
+const DEADLOCK_ATTEMPTS = 3;
 /** Dead connections a retry throws away, at most, before it gives up on finding a live one in the pool. */
 const MAX_PINGS = 10;
 /** mysql2's codes for a connection that broke under it. */
@@ -80,8 +82,16 @@ const QUOTES_A_VALUE = new Set([1062, 1292, 1300, 1366, 1411, 1525, 1586, 1859])
 
 type Statements = ReturnType<typeof mysqlStatementsSql>;
 
-/** What the statements bind: ids and text as utf8mb4 strings, microseconds as numbers, NULL. */
-type Parameter = string | number | null;
+/**
+ * Options of every statement, undoing pool settings under which rows would not
+ * read as `{ data: '…' }`: rows as arrays, nested by table, or passed through
+ * the caller's typeCast (mysql2 applies a pool's typeCast function unless the
+ * statement brings its own).
+ */
+const READ_AS_IS: Omit<QueryOptions, 'sql'> = { rowsAsArray: false, nestTables: false, typeCast: (_field, next) => next() };
+
+/** What the statements bind: ids and text as utf8mb4 strings (ids read back as bytes), microseconds as numbers, NULL. */
+type Parameter = string | number | Buffer | null;
 
 /** The statements of one operation, on one pool connection, under the operation's deadline. */
 interface Connection {
@@ -234,8 +244,8 @@ export class MysqlStore implements SessionStore {
   }
 
   /**
-   * Deletes every expired row now, a thousand per statement, and resolves to
-   * how many went. The periodic sweep (option `sweepInterval`) calls this.
+   * Deletes every expired row now, in batches of 500, and resolves to how
+   * many went. The periodic sweep (option `sweepInterval`) calls this.
    */
   async sweep(): Promise<number> {
     if (this.#sweeping) return 0;
@@ -243,9 +253,15 @@ export class MysqlStore implements SessionStore {
     try {
       let deleted = 0;
       for (;;) {
-        const batch = await this.#run('sweep', (connection) => connection.change(this.#sql.sweep, []));
-        deleted += batch.affectedRows;
-        if (batch.affectedRows < SWEEP_BATCH || this.#closed) return deleted;
+        const found = await this.#run('sweep', async (connection) => {
+          const expired = await connection.rows(this.#sql.expired, []);
+          if (expired.length === 0) return 0;
+          const ids: Parameter[] = expired.map((row) => row['sid'] as Buffer);
+          while (ids.length < SWEEP_BATCH) ids.push(null);
+          deleted += (await connection.change(this.#sql.sweep, ids)).affectedRows;
+          return expired.length;
+        });
+        if (found < SWEEP_BATCH || this.#closed) return deleted;
       }
     } finally {
       this.#sweeping = false;
@@ -324,6 +340,7 @@ export class MysqlStore implements SessionStore {
       return withDeadline(start(), remaining, () => new Timeout());
     };
     const checkoutNow = (): Promise<PoolConnection> => checkout(this.#pool, deadline === Infinity ? 0 : Math.max(1, deadline - Date.now()));
+    let retriedLost = false;
     for (let attempt = 1; ; attempt += 1) {
       let pooled: PoolConnection;
       try {
@@ -344,8 +361,8 @@ export class MysqlStore implements SessionStore {
         throw failure(operation, error, this.#names, limit);
       }
       const connection: Connection = {
-        rows: (sql, values) => bounded(() => pooled.execute<RowDataPacket[]>(sql, values)).then(([rows]) => rows),
-        change: (sql, values) => bounded(() => pooled.execute<ResultSetHeader>(sql, values)).then(([header]) => header),
+        rows: (sql, values) => bounded(() => pooled.execute<RowDataPacket[]>({ ...READ_AS_IS, sql }, values)).then(([rows]) => rows),
+        change: (sql, values) => bounded(() => pooled.execute<ResultSetHeader>({ ...READ_AS_IS, sql }, values)).then(([header]) => header),
         query: (sql) => bounded(() => pooled.query(sql)).then(() => undefined),
       };
       try {
@@ -358,10 +375,13 @@ export class MysqlStore implements SessionStore {
         pooled.destroy();
         // A pool hands out idle connections the server has dropped (restart, failover, KILL, wait_timeout)
         // before it notices. Every operation here can be repeated with the same outcome (an upsert, a delete,
-        // an expiry from now, a compare-and-set of one text or keys set to given values), and a deadlock
-        // victim was rolled back whole, so one more try on a fresh connection is safe.
-        if (attempt === 1 && (isConnectionLost(error) || errnoOf(error) === ER_LOCK_DEADLOCK) && Date.now() < deadline) {
-          debug('MysqlStore %s: %s, retrying once', operation, isConnectionLost(error) ? 'connection lost' : 'deadlock');
+        // an expiry from now, a compare-and-set of one text or keys set to given values), so one more try on
+        // another connection is safe. A deadlock victim was rolled back whole, so it may try again too.
+        const lost = isConnectionLost(error);
+        const deadlock = errnoOf(error) === ER_LOCK_DEADLOCK;
+        if (((lost && !retriedLost) || (deadlock && attempt < DEADLOCK_ATTEMPTS)) && Date.now() < deadline) {
+          retriedLost ||= lost;
+          debug('MysqlStore %s: %s, trying again', operation, lost ? 'connection lost' : 'deadlock');
           continue;
         }
         throw failure(operation, error, this.#names, limit);

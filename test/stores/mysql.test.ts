@@ -355,6 +355,24 @@ describe('MysqlStore table creation and options', { skip }, () => {
     await store.close();
   });
 
+  it('reads its rows whatever the pool does to rows (arrays, nested tables, a typeCast of its own, named placeholders)', async () => {
+    const odd = mysql.createPool({
+      uri: MYSQL_URL,
+      connectionLimit: 2,
+      rowsAsArray: true,
+      nestTables: true,
+      namedPlaceholders: true,
+      typeCast: () => 'cast by the app',
+    });
+    pools.push(odd);
+    const store = new MysqlStore({ pool: odd, table: tableFor('odd_pool') });
+    await store.save('s', '{"a":1}', 60_000);
+    assert.equal(await store.load('s'), '{"a":1}');
+    assert.equal(await store.patch('s', patchOf({ b: 2 }), 60_000), true);
+    assert.equal(await store.load('s'), '{"a":1,"b":2}');
+    await store.close();
+  });
+
   it('refuses a pool whose connections do not carry utf8mb4, before writing anything', async () => {
     const latin1 = mysql.createPool({ uri: MYSQL_URL, charset: 'LATIN1_SWEDISH_CI', connectionLimit: 1 });
     pools.push(latin1);
@@ -430,7 +448,7 @@ describe('MysqlStore table creation and options', { skip }, () => {
     const store = new MysqlStore({ pool: newPool(2).pool, table, sweepInterval: 50 });
     await store.save('live', '{}', 3_600_000);
     await store.save('forever', '{}');
-    await insertExpired(table, 2500); // More than one batch of 1000.
+    await insertExpired(table, 2500); // Several batches of 500.
     const count = async (): Promise<number> => Number((await sql<{ n: number }>(`SELECT COUNT(*) AS n FROM \`${table}\` WHERE sid LIKE 'expired-%'`))[0]?.n);
     const deadline = Date.now() + 10_000;
     while ((await count()) !== 0 && Date.now() < deadline) await sleep(25);
