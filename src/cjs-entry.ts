@@ -12,6 +12,7 @@ function koaSessionStore(options?: api.SessionOptions): api.SessionMiddleware {
 declare namespace koaSessionStore {
   const session: typeof api.session;
   const MemoryStore: typeof api.MemoryStore;
+  const fromExpressStore: typeof api.fromExpressStore;
   const SessionStoreError: typeof api.SessionStoreError;
   const SessionUsageError: typeof api.SessionUsageError;
   const StoreTimeoutError: typeof api.StoreTimeoutError;
@@ -26,6 +27,13 @@ declare namespace koaSessionStore {
   type SessionData = api.SessionData;
   type Session = api.Session;
   type MemoryStoreOptions = api.MemoryStoreOptions;
+  type IndexedSession = api.IndexedSession;
+  type UserSession = api.UserSession;
+  type UserSessionsApi = api.UserSessionsApi;
+  type ExpressSessionCookie = api.ExpressSessionCookie;
+  type ExpressSessionObject = api.ExpressSessionObject;
+  type ExpressSessionStore = api.ExpressSessionStore;
+  type ExpressStoreOptions = api.ExpressStoreOptions;
 }
 
 Object.assign(koaSessionStore, api, { default: koaSessionStore });

@@ -54,6 +54,39 @@ export function installAccessors(ctx: object): void {
         }
       },
     },
+    listSessions: {
+      configurable: true,
+      writable: true,
+      value(this: WithState) {
+        try {
+          return stateOf(this, 'listSessions()').listSessions();
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      },
+    },
+    revokeSession: {
+      configurable: true,
+      writable: true,
+      value(this: WithState, handle: string) {
+        try {
+          return stateOf(this, 'revokeSession()').revokeSession(handle);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      },
+    },
+    revokeOtherSessions: {
+      configurable: true,
+      writable: true,
+      value(this: WithState) {
+        try {
+          return stateOf(this, 'revokeOtherSessions()').revokeOtherSessions();
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      },
+    },
     saveSession: {
       configurable: true,
       writable: true,

@@ -2,6 +2,17 @@
 // handler. Store failures are 503 and keep the store's own error as `cause`;
 // programming mistakes are 500 and never expose their message to the client.
 
+const VERBS: Record<SessionStoreError['operation'], string> = {
+  load: 'load the session',
+  save: 'save the session',
+  patch: 'patch the session',
+  remove: 'remove the session',
+  touch: 'touch the session',
+  indexSession: "add the session to its user's index",
+  unindexSession: "remove the session from its user's index",
+  listIndexed: "list a user's sessions",
+};
+
 /** Raised when the session store fails, rejects or does not answer in time; Koa answers 503. */
 export class SessionStoreError extends Error {
   /** HTTP status Koa sends: 503 Service Unavailable. */
@@ -9,11 +20,11 @@ export class SessionStoreError extends Error {
   /** The message is safe to show: it names no data, only what failed. */
   readonly expose = true;
   /** The store operation that failed. */
-  readonly operation: 'load' | 'save' | 'patch' | 'remove' | 'touch';
+  readonly operation: 'load' | 'save' | 'patch' | 'remove' | 'touch' | 'indexSession' | 'unindexSession' | 'listIndexed';
 
   constructor(operation: SessionStoreError['operation'], cause: unknown) {
-    const nothingSaved = operation === 'load' ? 'the session could not be read' : 'nothing was saved';
-    super(`koa-session-store: the session store failed to ${operation} the session; ${nothingSaved}. Try again later.`, {
+    const nothingSaved = operation === 'load' || operation === 'listIndexed' ? 'the session could not be read' : 'nothing was saved';
+    super(`koa-session-store: the session store failed to ${VERBS[operation]}; ${nothingSaved}. Try again later.`, {
       cause,
     });
     this.name = 'SessionStoreError';

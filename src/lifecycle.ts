@@ -5,11 +5,14 @@ import { diffSessions } from './diff.js';
 import { SessionUsageError } from './errors.js';
 import { defaultGenid, type ResolvedOptions } from './options.js';
 import { isPlainObject, MAX_NESTING, nestsDeeperThan, parseSessionJson, SESSION_ID, type SessionRecord } from './payload.js';
+import type { UserIndex, UserSession } from './user-index.js';
 
 /** Per-middleware constants the request state needs besides the options. */
 export interface MiddlewareConfig extends ResolvedOptions {
   /** Where sessions live: signed cookie, sealed cookie or server store. */
   readonly carrier: SessionCarrier;
+  /** The user index (option `indexBy`); undefined without one. */
+  readonly userIndex: UserIndex | undefined;
 }
 
 /**
@@ -55,6 +58,9 @@ export class SessionRequest implements SessionHolder {
   private heldSid: string | undefined;
   /** Another request removed the held session: write nothing of it back. */
   private removedElsewhere = false;
+  /** The id of the session as loaded from the store, and the user its data named then (user index only). */
+  private storedSid: string | undefined;
+  private indexedUser: string | undefined;
 
   constructor(ctx: Context, config: MiddlewareConfig) {
     this.ctx = ctx;
@@ -81,6 +87,7 @@ export class SessionRequest implements SessionHolder {
   private adoptLoaded(carried: Carried, loaded: unknown): void {
     if (typeof loaded === 'string') {
       this.sid = carried.sid;
+      this.storedSid = carried.sid;
       this.json = loaded;
       this.isNew = false;
       this.ctime = carried.ctime ?? Date.now();
@@ -136,6 +143,8 @@ export class SessionRequest implements SessionHolder {
   async regenerate(): Promise<void> {
     const data = this.getSession();
     if (!this.isNew && this.sid !== undefined) await this.remove(this.sid);
+    // The new id is indexed when it is written.
+    this.indexedUser = undefined;
     const staleSids = this.staleSids;
     this.startFresh(Date.now());
     this.staleSids = staleSids;
@@ -213,6 +222,7 @@ export class SessionRequest implements SessionHolder {
       return;
     }
     this.data = data;
+    if (this.config.userIndex !== undefined) this.indexedUser = this.config.userIndex.userOf(data);
     // The top level as loaded, for the patch sent when the data changes.
     if (this.carrier.patches) this.snapshot = { ...data };
   }
@@ -303,13 +313,18 @@ export class SessionRequest implements SessionHolder {
   private async remove(sid: string): Promise<void> {
     const removing = this.carrier.remove(sid, this);
     if (removing !== undefined) await removing;
+    const { userIndex } = this.config;
+    if (userIndex !== undefined && sid === this.storedSid) {
+      await userIndex.removed(this.indexedUser ?? userIndex.userOfJson(this.json), sid);
+      this.storedSid = undefined;
+    }
   }
 
   private writeNew(json: string, now: number): Promise<void> | undefined {
     const session = this.outgoing(this.ensureId(), json, this.expiresAt(now), now);
     this.forceWrite = false;
     this.clearCookie = false;
-    return this.written(this.carrier.writeNew(this.ctx, session), json, now);
+    return this.written(this.carrier.writeNew(this.ctx, session), session);
   }
 
   private writeChanged(json: string, now: number): Promise<void> | undefined {
@@ -326,7 +341,7 @@ export class SessionRequest implements SessionHolder {
     }
     const session = this.outgoing(this.sid as string, json, this.expiresAt(now), now);
     const resendCookie = config.cookie.maxAge !== undefined || config.rolling || this.reissue;
-    return this.written(carrier.writeChanged(this.ctx, session, { patch, base: this.json as string, resendCookie }), json, now);
+    return this.written(carrier.writeChanged(this.ctx, session, { patch, base: this.json as string, resendCookie }), session);
   }
 
   private commitUnchanged(now: number): Promise<void> | undefined {
@@ -345,28 +360,84 @@ export class SessionRequest implements SessionHolder {
   }
 
   private touch(now: number): Promise<void> | undefined {
-    const touching = this.carrier.touch(this.ctx, this.outgoing(this.sid as string, this.json as string, this.expiresAt(now), now));
+    const session = this.outgoing(this.sid as string, this.json as string, this.expiresAt(now), now);
+    const touching = this.carrier.touch(this.ctx, session);
     if (touching === false) return undefined;
-    if (touching instanceof Promise) return touching.then(() => void (this.touched = now));
-    this.touched = now;
-    return undefined;
+    if (touching instanceof Promise) return touching.then(() => this.touchedAt(session));
+    return this.touchedAt(session);
+  }
+
+  private touchedAt(session: OutgoingSession): Promise<void> | undefined {
+    this.touched = session.now;
+    return this.config.userIndex === undefined ? undefined : this.indexWritten(session);
   }
 
   /** Records a write once it is done: the written state is the new baseline. */
-  private written(writing: Written, json: string, now: number): Promise<void> | undefined {
+  private written(writing: Written, session: OutgoingSession): Promise<void> | undefined {
     if (writing === false) return undefined;
-    if (writing instanceof Promise) return writing.then(() => this.afterWrite(json, now));
-    this.afterWrite(json, now);
-    return undefined;
+    if (writing instanceof Promise) return writing.then(() => this.afterWrite(session));
+    return this.afterWrite(session);
   }
 
-  private afterWrite(json: string, now: number): void {
-    this.json = json;
+  /** Keeps the user index in step with a session just written or touched. */
+  private indexWritten(session: OutgoingSession): Promise<void> | undefined {
+    const userIndex = this.config.userIndex as UserIndex;
+    const user = this.data ? userIndex.userOf(this.data) : userIndex.userOfJson(session.json);
+    const previous = this.indexedUser;
+    this.indexedUser = user;
+    this.storedSid = session.sid;
+    if (user === undefined && previous === undefined) return undefined;
+    const entry = { sid: session.sid, createdAt: session.ctime, lastActiveAt: session.now, expiresAt: session.expiresAt ?? null };
+    return userIndex.written(previous, user, entry, this.ctx.get('User-Agent'));
+  }
+
+  private afterWrite(session: OutgoingSession): Promise<void> | undefined {
+    this.json = session.json;
     // A later write in this request (after saveSession) diffs against what was written.
     if (this.carrier.patches && this.data) this.snapshot = { ...this.data };
     this.isNew = false;
-    this.touched = now;
+    this.touched = session.now;
     this.reissue = false;
+    return this.config.userIndex === undefined ? undefined : this.indexWritten(session);
+  }
+
+  // ---- a user's sessions (option indexBy) --------------------------------------
+
+  /** The current user's live sessions; [] when the session names no user. */
+  async listSessions(): Promise<UserSession[]> {
+    const userIndex = this.requireIndex('listSessions()');
+    const user = userIndex.userOf(this.getSession());
+    return user === undefined ? [] : userIndex.list(user, this.isNew ? undefined : this.sid);
+  }
+
+  /** Ends one of the current user's sessions; false when the handle names none of them. */
+  async revokeSession(handle: string): Promise<boolean> {
+    const userIndex = this.requireIndex('revokeSession()');
+    const user = userIndex.userOf(this.getSession());
+    if (user === undefined || typeof handle !== 'string') return false;
+    const current = this.isNew ? undefined : this.sid;
+    const ended = await userIndex.revoke(user, (entry) => entry.handle === handle, this);
+    // Ending the current session is a logout: the rest of the request sees a fresh one.
+    if (current !== undefined && ended.includes(current)) this.destroy();
+    return ended.length > 0;
+  }
+
+  /** Ends all of the current user's sessions but this one; resolves to how many ended. */
+  async revokeOtherSessions(): Promise<number> {
+    const userIndex = this.requireIndex('revokeOtherSessions()');
+    const user = userIndex.userOf(this.getSession());
+    if (user === undefined) return 0;
+    const current = this.isNew ? undefined : this.sid;
+    // Sessions created once the revocation began (a login racing it) are not "other sessions" it knew of.
+    const started = Date.now();
+    return (await userIndex.revoke(user, (entry) => entry.sid !== current && entry.createdAt <= started, this)).length;
+  }
+
+  private requireIndex(method: string): UserIndex {
+    if (this.config.userIndex === undefined) {
+      throw new SessionUsageError(`ctx.${method} needs the indexBy option (e.g. session({ store, indexBy: 'userId' }))`);
+    }
+    return this.config.userIndex;
   }
 
   private outgoing(sid: string, json: string, expiresAt: number | undefined, now: number): OutgoingSession {

@@ -3,9 +3,13 @@ import { carrierFor } from './carriers/index.js';
 import { installAccessors, STATE } from './context.js';
 import { SessionRequest, type MiddlewareConfig } from './lifecycle.js';
 import { resolveOptions, type SessionOptions } from './options.js';
+import { UserIndex, type UserSessionsApi } from './user-index.js';
 
-/** The middleware {@link session} returns; typed loosely enough for Koa 2 and Koa 3 apps alike. */
-export type SessionMiddleware = (ctx: Context, next: Next) => Promise<void>;
+/**
+ * The middleware {@link session} returns; typed loosely enough for Koa 2 and Koa 3 apps alike.
+ * With `indexBy`, it also lists and ends a user's sessions outside a request (an admin action, a job).
+ */
+export type SessionMiddleware = ((ctx: Context, next: Next) => Promise<void>) & UserSessionsApi;
 
 /**
  * Session middleware for Koa 2 and 3.
@@ -21,9 +25,12 @@ export function session(options?: SessionOptions): SessionMiddleware {
   const resolved = resolveOptions(options);
   // Warnings this middleware already gave: each is logged once per middleware, not per request.
   const warned = new Set<string>();
-  const config: MiddlewareConfig = { ...resolved, carrier: carrierFor(resolved, warned) };
+  const carrier = carrierFor(resolved, warned);
+  const userIndex =
+    resolved.indexBy === undefined || resolved.store === undefined ? undefined : new UserIndex(resolved.indexBy, resolved.store, resolved.storeTimeout, carrier);
+  const config: MiddlewareConfig = { ...resolved, carrier, userIndex };
 
-  return async function koaSessionStore(ctx: Context, next: Next): Promise<void> {
+  async function koaSessionStore(ctx: Context, next: Next): Promise<void> {
     installAccessors(ctx);
     const request = new SessionRequest(ctx, config);
     (ctx as { [STATE]?: SessionRequest })[STATE] = request;
@@ -38,5 +45,12 @@ export function session(options?: SessionOptions): SessionMiddleware {
       // Lets go of a session held against concurrent removal (see HeldSessions).
       request.end();
     }
-  };
+  }
+  return Object.assign(koaSessionStore, userIndex?.api() ?? withoutIndex());
+}
+
+function withoutIndex(): UserSessionsApi {
+  const refuse = (): Promise<never> =>
+    Promise.reject(new TypeError("koa-session-store: listSessions and revokeSessions need the indexBy option (e.g. session({ store, indexBy: 'userId' }))"));
+  return { listSessions: refuse, revokeSessions: refuse };
 }

@@ -95,6 +95,15 @@ export interface SessionOptions {
    * @default undefined (derive from app.keys)
    */
   secrets?: ReadonlyArray<string | Buffer>;
+  /**
+   * The name of a top-level session key holding the user's id (a string or number), e.g. `'userId'`.
+   * Sessions are then indexed by user, so `ctx.listSessions()`, `ctx.revokeSession(handle)`,
+   * `ctx.revokeOtherSessions()` and the middleware's `listSessions(userId)` / `revokeSessions(userId)`
+   * work. Needs a server-side store with `indexSession`, `unindexSession` and `listIndexed` (every
+   * shipped server store has them); the cookie store cannot list or revoke sessions.
+   * @default undefined (no index)
+   */
+  indexBy?: string;
 }
 
 /** Options after defaults and validation: what the middleware reads on each request. */
@@ -114,6 +123,8 @@ export interface ResolvedOptions {
   readonly encrypt: boolean;
   /** Sealing secrets, newest first; undefined to derive from app.keys. */
   readonly secrets: ReadonlyArray<string | Buffer> | undefined;
+  /** The session key naming the user, for the user index; undefined for none. */
+  readonly indexBy: string | undefined;
 }
 
 export interface ResolvedCookieOptions {
@@ -261,6 +272,7 @@ export function resolveOptions(options: SessionOptions | undefined): ResolvedOpt
     );
   }
   if (encrypt) loadSodium();
+  const indexBy = resolveIndexBy(input.indexBy, store);
 
   if (store && !cookie.signed) {
     warnOnce(
@@ -283,7 +295,25 @@ export function resolveOptions(options: SessionOptions | undefined): ResolvedOpt
     storeTimeout,
     encrypt,
     secrets,
+    indexBy,
   };
+}
+
+function resolveIndexBy(indexBy: unknown, store: SessionStore | undefined): string | undefined {
+  if (indexBy === undefined) return undefined;
+  if (typeof indexBy !== 'string' || indexBy === '') throw invalid('indexBy', indexBy, 'the name of a top-level session key holding the user id, e.g. "userId"');
+  if (store === undefined) {
+    throw new TypeError(
+      'koa-session-store: option indexBy needs a server-side store: a cookie session lives only in the browser, so it cannot be listed or revoked; use MemoryStore, SqliteStore, RedisStore, PostgresStore or MysqlStore',
+    );
+  }
+  const missing = (['indexSession', 'unindexSession', 'listIndexed'] as const).filter((method) => typeof store[method] !== 'function');
+  if (missing.length > 0) {
+    throw new TypeError(
+      `koa-session-store: option indexBy needs a store with indexSession, unindexSession and listIndexed (see "Writing your own store"); this store lacks ${missing.join(', ')}`,
+    );
+  }
+  return indexBy;
 }
 
 function resolveSecrets(secrets: unknown, encrypt: boolean): ReadonlyArray<string | Buffer> | undefined {

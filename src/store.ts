@@ -67,6 +67,33 @@ export interface SessionStore {
    * A missing entry stays missing (a patch never resurrects a session).
    */
   patch?(sid: string, patch: SessionPatch, ttlMs?: number): StoreResult<unknown>;
+  /**
+   * Optional, needed for the `indexBy` option: records that session `entry.sid` belongs to `userId`.
+   * An upsert: when the user's index already has `entry.sid`, its `createdAt` and `userAgent` stay
+   * as they were and `lastActiveAt` and `expiresAt` are replaced. The store should drop the user's
+   * entries whose `expiresAt` has passed while it is at it, so an index never grows without bound.
+   */
+  indexSession?(userId: string, entry: IndexedSession): StoreResult<unknown>;
+  /** Optional, with `indexSession`: removes `sid` from `userId`'s index; removing a missing entry is not an error. */
+  unindexSession?(userId: string, sid: string): StoreResult<unknown>;
+  /**
+   * Optional, with `indexSession`: the entries of `userId`'s index, in any order. Entries of sessions
+   * that expired or were removed may be among them: the middleware checks each against the store.
+   */
+  listIndexed?(userId: string): StoreResult<readonly IndexedSession[]>;
+}
+
+/** One session in a user's index (option `indexBy`). Times are milliseconds since the epoch. */
+export interface IndexedSession {
+  readonly sid: string;
+  /** When the session was created. */
+  readonly createdAt: number;
+  /** When the session was last written or touched. */
+  readonly lastActiveAt: number;
+  /** When the session expires; null never. */
+  readonly expiresAt: number | null;
+  /** The User-Agent of the request that first indexed the session, at most 256 characters. */
+  readonly userAgent: string;
 }
 
 const GeneratorFunction = Object.getPrototypeOf(function* () {}).constructor as unknown;
@@ -109,7 +136,7 @@ export function settle<T>(result: StoreResult<T>): Promise<T> {
 
 /** The methods every store must have. */
 const REQUIRED_METHODS = ['load', 'save', 'remove'] as const;
-const OPTIONAL_METHODS = ['touch', 'patch'] as const;
+const OPTIONAL_METHODS = ['touch', 'patch', 'indexSession', 'unindexSession', 'listIndexed'] as const;
 
 /** Throws a TypeError naming what is missing when `store` cannot serve as a session store. */
 export function assertStore(store: unknown): asserts store is SessionStore {
@@ -121,7 +148,11 @@ export function assertStore(store: unknown): asserts store is SessionStore {
   const candidate = store as Record<string, unknown>;
   for (const method of REQUIRED_METHODS) {
     if (typeof candidate[method] !== 'function') {
-      throw new TypeError(`koa-session-store: option store has no ${method}(sid) method; a store needs load, save and remove`);
+      // express-session's Store base class has a load(sid, callback) of its own, so these lack save.
+      const hint = ['get', 'set', 'destroy'].every((name) => typeof candidate[name] === 'function')
+        ? '; it looks like an express-session store (get, set, destroy): wrap it with fromExpressStore(store)'
+        : '; a store needs load, save and remove';
+      throw new TypeError(`koa-session-store: option store has no ${method}(sid) method${hint}`);
     }
   }
   for (const method of OPTIONAL_METHODS) {

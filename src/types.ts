@@ -1,3 +1,5 @@
+import type { UserSession } from './user-index.js';
+
 /**
  * The shape of your session data. Empty here; describe your own keys by
  * augmenting it, the way express-session users do:
@@ -25,5 +27,11 @@ declare module 'koa' {
     regenerateSession(): Promise<void>;
     /** Persists the session now (before streaming a body); the end of the request then writes only what changed after. */
     saveSession(): Promise<void>;
+    /** With `indexBy`: the current user's live sessions, most recently active first ([] when the session names no user). */
+    listSessions(): Promise<UserSession[]>;
+    /** With `indexBy`: ends one of the current user's sessions by its handle; false when the handle names none of them. */
+    revokeSession(handle: string): Promise<boolean>;
+    /** With `indexBy`: ends all of the current user's sessions but this one ("log out other devices"); resolves to how many. */
+    revokeOtherSessions(): Promise<number>;
   }
 }

@@ -1,4 +1,4 @@
-import type { SessionPatch, SessionStore } from '../store.js';
+import type { IndexedSession, SessionPatch, SessionStore } from '../store.js';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -30,6 +30,8 @@ interface Entry {
   older: Entry | undefined;
   /** The entry used just after this one; `undefined` for the one used last. */
   newer: Entry | undefined;
+  /** The user whose index lists this session (option `indexBy`), so dropping the entry drops it there too. */
+  user: string | undefined;
 }
 
 const DEFAULT_MAX = 10_000;
@@ -64,6 +66,8 @@ export class MemoryStore implements SessionStore {
   #oldest: Entry | undefined;
   #newest: Entry | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** Each user's indexed sessions by id; an entry leaves with its session, so the index is as bounded as the store. */
+  readonly #users = new Map<string, Map<string, IndexedSession>>();
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#max = readMax(options.max);
@@ -113,10 +117,36 @@ export class MemoryStore implements SessionStore {
     this.#rewrite(entry, json, ttlMs);
   }
 
+  indexSession(userId: string, indexed: IndexedSession): void {
+    const entry = this.#live(indexed.sid);
+    // A session removed meanwhile (a revocation racing the request that wrote it) stays out of the index.
+    if (!entry) return;
+    if (entry.user !== undefined && entry.user !== userId) this.unindexSession(entry.user, entry.sid);
+    let sessions = this.#users.get(userId);
+    if (sessions === undefined) this.#users.set(userId, (sessions = new Map()));
+    const known = sessions.get(indexed.sid);
+    sessions.set(indexed.sid, known === undefined ? { ...indexed } : { ...known, lastActiveAt: indexed.lastActiveAt, expiresAt: indexed.expiresAt });
+    entry.user = userId;
+  }
+
+  unindexSession(userId: string, sid: string): void {
+    const sessions = this.#users.get(userId);
+    if (sessions === undefined) return;
+    sessions.delete(sid);
+    if (sessions.size === 0) this.#users.delete(userId);
+    const entry = this.#entries.get(sid);
+    if (entry?.user === userId) entry.user = undefined;
+  }
+
+  listIndexed(userId: string): IndexedSession[] {
+    return [...(this.#users.get(userId)?.values() ?? [])];
+  }
+
   /** Stops the sweep and drops every session. */
   close(): void {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
+    this.#users.clear();
     this.#entries.clear();
     this.#oldest = undefined;
     this.#newest = undefined;
@@ -143,7 +173,7 @@ export class MemoryStore implements SessionStore {
   #add(sid: string, json: string, expiresAt: number | undefined): void {
     // Room is made before the new entry is linked in, so the session being saved can never be the one evicted.
     if (this.#entries.size >= this.#max) this.#evict();
-    const entry: Entry = { sid, json, expiresAt, older: this.#newest, newer: undefined };
+    const entry: Entry = { sid, json, expiresAt, older: this.#newest, newer: undefined, user: undefined };
     if (this.#newest) this.#newest.newer = entry;
     else this.#oldest = entry;
     this.#newest = entry;
@@ -164,6 +194,7 @@ export class MemoryStore implements SessionStore {
   #drop(entry: Entry): void {
     this.#entries.delete(entry.sid);
     this.#unlink(entry);
+    if (entry.user !== undefined) this.unindexSession(entry.user, entry.sid);
   }
 
   #unlink(entry: Entry): void {
