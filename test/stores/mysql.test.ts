@@ -355,22 +355,23 @@ describe('MysqlStore table creation and options', { skip }, () => {
     await store.close();
   });
 
-  it('reads its rows whatever the pool does to rows (arrays, nested tables, a typeCast of its own, named placeholders)', async () => {
-    const odd = mysql.createPool({
-      uri: MYSQL_URL,
-      connectionLimit: 2,
-      rowsAsArray: true,
-      nestTables: true,
-      namedPlaceholders: true,
-      typeCast: () => 'cast by the app',
-    });
-    pools.push(odd);
-    const store = new MysqlStore({ pool: odd, table: tableFor('odd_pool') });
-    await store.save('s', '{"a":1}', 60_000);
-    assert.equal(await store.load('s'), '{"a":1}');
-    assert.equal(await store.patch('s', patchOf({ b: 2 }), 60_000), true);
-    assert.equal(await store.load('s'), '{"a":1,"b":2}');
-    await store.close();
+  it('reads its rows whatever the pool does to rows (arrays, nested tables, a typeCast of its own or none, named placeholders)', async () => {
+    const settings = [
+      { rowsAsArray: true, nestTables: true, namedPlaceholders: true, typeCast: () => 'cast by the app' },
+      { nestTables: '_', typeCast: false },
+    ];
+    for (const [i, odd] of settings.entries()) {
+      const pool = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 2, ...odd });
+      pools.push(pool);
+      const store = new MysqlStore({ pool, table: tableFor(`odd_pool_${i}`) });
+      await store.save('s', '{"a":1}', 60_000);
+      assert.equal(await store.load('s'), '{"a":1}');
+      assert.equal(await store.patch('s', patchOf({ b: 2 }), 60_000), true);
+      assert.equal(await store.load('s'), '{"a":1,"b":2}');
+      await sql(`UPDATE \`${tableFor(`odd_pool_${i}`)}\` SET expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND`);
+      assert.equal(await store.sweep(), 1);
+      await store.close();
+    }
   });
 
   it('refuses a pool whose connections do not carry utf8mb4, before writing anything', async () => {
