@@ -56,6 +56,8 @@ export interface CommandRunners {
   readonly read: RunCommand;
   /** For writes: each one followed by WAIT on its connection when the runners were made with a {@link ReplicaWait}. */
   readonly write: RunCommand;
+  /** Whether the client is a Cluster client, so one command may name keys of one slot only. */
+  readonly cluster: boolean;
 }
 
 interface IoredisLike {
@@ -100,26 +102,28 @@ export function commandRunners(client: unknown, wait?: ReplicaWait): CommandRunn
     const direct: RunCommand = (_key, [command, ...args]) => ioredis.call(command as string, args);
     const pipeline = typeof ioredis.pipeline === 'function' ? ioredis.pipeline.bind(ioredis) : undefined;
     // A Cluster pipeline must stay within one slot, and a client that pipelines by itself needs no help.
-    if (pipeline && ioredis.isCluster !== true && ioredis.options?.enableAutoPipelining !== true) {
+    const cluster = ioredis.isCluster === true;
+    if (pipeline && !cluster && ioredis.options?.enableAutoPipelining !== true) {
       const batched = batchingRunner(direct, pipeline, wait);
-      return { read: (key, args) => batched(key, args, false), write: (key, args) => batched(key, args, wait !== undefined) };
+      return { read: (key, args) => batched(key, args, false), write: (key, args) => batched(key, args, wait !== undefined), cluster };
     }
-    if (!wait || !pipeline) return { read: direct, write: direct };
-    if (ioredis.isCluster === true) return { read: direct, write: clusterWaitingWrite(ioredis, pipeline, wait) };
-    return { read: direct, write: (_key, args) => writeAndWait(pipeline, args, wait) };
+    if (!wait || !pipeline) return { read: direct, write: direct, cluster };
+    if (cluster) return { read: direct, write: clusterWaitingWrite(ioredis, pipeline, wait), cluster };
+    return { read: direct, write: (_key, args) => writeAndWait(pipeline, args, wait), cluster };
   }
   if (typeof candidate.sendCommand === 'function') {
     if (typeof candidate.getSlotMaster === 'function') {
       // node-redis cluster needs the first key to pick the shard.
       const cluster = client as NodeRedisCluster;
       const run: RunCommand = (key, args) => cluster.sendCommand(key, false, args);
-      return { read: run, write: run };
+      return { read: run, write: run, cluster: true };
     }
     const single = client as NodeRedisClient;
     const run: RunCommand = (_key, args) => single.sendCommand(args);
-    if (!wait) return { read: run, write: run };
+    if (!wait) return { read: run, write: run, cluster: false };
     return {
       read: run,
+      cluster: false,
       write: async (_key, args) => {
         // Both are queued in this same turn, so node-redis writes them to its socket together, in order;
         // when the socket is lost it fails the commands it had written and sends only unwritten ones again.
@@ -293,17 +297,26 @@ export function script(source: string): Script {
 }
 
 /**
- * Runs `lua` on the single key `key`. Each Cluster node caches scripts on its
- * own, and a restart or SCRIPT FLUSH empties the cache, so NOSCRIPT is an
- * ordinary answer here and is retried once with EVAL, unless the caller has
- * given up meanwhile (`abandoned()`): a write nobody waits for any more must
- * not land later than writes that came after it.
+ * Runs `lua` on `keys`, which must share a slot on a Cluster (the first one
+ * picks the node). Each Cluster node caches scripts on its own, and a restart
+ * or SCRIPT FLUSH empties the cache, so NOSCRIPT is an ordinary answer here
+ * and is retried once with EVAL, unless the caller has given up meanwhile
+ * (`abandoned()`): a write nobody waits for any more must not land later than
+ * writes that came after it.
  */
-export async function evalScript(run: RunCommand, lua: Script, key: string, argv: string[], abandoned: () => boolean): Promise<unknown> {
+export async function evalScript(
+  run: RunCommand,
+  lua: Script,
+  keys: readonly [string, ...string[]],
+  argv: string[],
+  abandoned: () => boolean,
+): Promise<unknown> {
+  const [key] = keys;
+  const rest = [String(keys.length), ...keys, ...argv];
   try {
-    return await run(key, ['EVALSHA', lua.sha, '1', key, ...argv], abandoned);
+    return await run(key, ['EVALSHA', lua.sha, ...rest], abandoned);
   } catch (error) {
     if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT') || abandoned()) throw error;
-    return run(key, ['EVAL', lua.source, '1', key, ...argv], abandoned);
+    return run(key, ['EVAL', lua.source, ...rest], abandoned);
   }
 }

@@ -1,5 +1,7 @@
-import type { SessionPatch, SessionStore } from '../store.js';
+import type { IndexedSession, SessionPatch, SessionStore } from '../store.js';
 import { withDeadline } from '../deadline.js';
+import { INDEX_SCRIPT } from './redis-index.lua.js';
+import { entryParts, entryProblem, indexedEntries, userKey } from './redis-index.js';
 import { PATCH_SCRIPT } from './redis-patch.lua.js';
 import { ReplicaWaitError, canWaitForReplicas, commandRunners, evalScript, script } from './redis-client.js';
 import type { CommandRunners, RedisClient, ReplicaWait, RunCommand } from './redis-client.js';
@@ -31,7 +33,8 @@ export interface RedisStoreOptions {
    */
   commandTimeout?: number;
   /**
-   * Makes every write (`save`, `patch`, `touch`, `remove`) wait until at least
+   * Makes every write (`save`, `patch`, `touch`, `remove`, and with the
+   * `indexBy` option `indexSession` and `unindexSession`) wait until at least
    * `replicas` replicas have it, with Redis `WAIT replicas timeout` sent after
    * it on the same connection. When fewer acknowledge it within `timeout`, the
    * call rejects, and the request gets a 503, instead of reporting success
@@ -70,6 +73,7 @@ const DEFAULTS = { prefix: 'koa:sess:', commandTimeout: 2000, replicaTimeout: 50
 const WHOLE_TEXT_LIMIT = 16_384;
 
 const PATCH = script(PATCH_SCRIPT);
+const INDEX = script(INDEX_SCRIPT);
 
 /**
  * Keeps each session in Redis as the exact JSON string, at the single key
@@ -77,6 +81,11 @@ const PATCH = script(PATCH_SCRIPT);
  * One key per session means it works unchanged on Redis Cluster, and `patch`
  * is one server-side script on that key, so concurrent requests of one session
  * keep each other's writes there too.
+ *
+ * With the `indexBy` option, each user's sessions are one hash at
+ * `prefix + 'user:' + userId` (braces and `%` in the id escaped as `%7B`,
+ * `%7D`, `%25`; field: session id, value: the entry's JSON), which expires
+ * with the last of its entries.
  *
  * Install `ioredis` (or `redis`) yourself; this package does not depend on either.
  *
@@ -114,6 +123,8 @@ export class RedisStore implements SessionStore {
   private readonly send: RunCommand;
   private readonly write: RunCommand;
   private readonly commandTimeout: number;
+  /** Whether the client is a Cluster's, where a user's hash and a session are in different slots. */
+  private readonly cluster: boolean;
   private closed = false;
 
   constructor(options: RedisStoreOptions) {
@@ -142,9 +153,10 @@ export class RedisStore implements SessionStore {
       );
     }
     // Known to be a client: checked above.
-    const { read, write } = commandRunners(options.client, wait) as CommandRunners;
+    const { read, write, cluster } = commandRunners(options.client, wait) as CommandRunners;
     this.send = read;
     this.write = write;
+    this.cluster = cluster;
     this.prefix = prefix;
     this.commandTimeout = commandTimeout;
   }
@@ -208,8 +220,48 @@ export class RedisStore implements SessionStore {
       argv.push(JSON.stringify(name), value);
     }
     for (const name of patch.unset) argv.push(JSON.stringify(name));
-    const applied = await this.run('EVALSHA', (abandoned) => evalScript(this.write, PATCH, key, argv, abandoned));
+    const applied = await this.run('EVALSHA', (abandoned) => evalScript(this.write, PATCH, [key], argv, abandoned));
     return Number(applied) === 1;
+  }
+
+  /**
+   * Upserts `entry` into `userId`'s hash in one server-side script on that
+   * hash: a known session keeps its `createdAt` and `userAgent`, the user's
+   * expired entries are dropped, and the hash expires with its latest entry.
+   * Resolves to false, having written nothing, when the session does not exist.
+   *
+   * On a single node the script checks that atomically. On a Cluster the
+   * session's key is in another slot than the hash, so an `EXISTS` goes first:
+   * a session removed between the two leaves a stale entry, which the
+   * middleware drops when it lists the user's sessions (it checks each entry).
+   */
+  async indexSession(userId: string, entry: IndexedSession): Promise<boolean> {
+    const hash = this.userKey(userId);
+    const problem = entryProblem(entry);
+    if (problem !== undefined) throw new TypeError(`koa-session-store: RedisStore.indexSession: ${problem}`);
+    const session = this.key(entry.sid);
+    const [head, tail] = entryParts(entry);
+    const argv = [entry.sid, String(Date.now()), head, tail];
+    if (this.cluster && Number(await this.run('EXISTS', () => this.send(session, ['EXISTS', session]))) !== 1) return false;
+    const keys: [string, ...string[]] = this.cluster ? [hash] : [hash, session];
+    const written = await this.run('EVALSHA', (abandoned) => evalScript(this.write, INDEX, keys, argv, abandoned));
+    return Number(written) === 1;
+  }
+
+  /** `HDEL prefix+'user:'+userId sid`, which deletes the hash with its last field; a missing entry is fine. */
+  async unindexSession(userId: string, sid: string): Promise<void> {
+    const hash = this.userKey(userId);
+    if (typeof sid !== 'string') throw new TypeError(`koa-session-store: a session id must be a string, got ${typeof sid}`);
+    await this.run('HDEL', (abandoned) => this.write(hash, ['HDEL', hash, sid], abandoned));
+  }
+
+  /**
+   * `HGETALL` of the user's hash, as entries; a field that is not an entry is
+   * left out. Expired entries not dropped yet may be among them.
+   */
+  async listIndexed(userId: string): Promise<IndexedSession[]> {
+    const hash = this.userKey(userId);
+    return indexedEntries(await this.run('HGETALL', () => this.send(hash, ['HGETALL', hash])));
   }
 
   /**
@@ -225,6 +277,13 @@ export class RedisStore implements SessionStore {
       throw new TypeError(`koa-session-store: a session id must be a string, got ${typeof sid}`);
     }
     return this.prefix + sid;
+  }
+
+  private userKey(userId: string): string {
+    if (typeof userId !== 'string') {
+      throw new TypeError(`koa-session-store: a user id must be a string, got ${typeof userId}`);
+    }
+    return userKey(this.prefix, userId);
   }
 
   /**
