@@ -1,33 +1,44 @@
 // npm run bench:micro: the session middleware alone, no sockets. Each request
 // goes through app.callback() with real node:http request/response objects on a
 // socket that discards its output, N times per contender × workload, and the
-// time per request is printed in ns/op next to bare Koa's. For profiling:
+// time per request is printed in ns/op next to bare Koa's. As in the load test,
+// the many-users workloads first create --sessions sessions and each request
+// carries the next one's cookie. For profiling:
 //   node --cpu-prof --cpu-prof-dir=bench/results bench/micro.mjs --only kss-cookie --workloads read --iterations 200000
+// bench/callgrind.mjs runs it under valgrind to count instructions per request.
+import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { buildApp, WORKLOADS } from './lib/app.mjs';
+import { buildApp, MANY_USERS, WORKLOADS } from './lib/app.mjs';
 import { BY_NAME, unavailable } from './lib/contenders.mjs';
 import { fakeClient } from './lib/fake-http.mjs';
-import { ensureBuilt } from './lib/package.mjs';
+import { ensureBuilt, snapshotDist } from './lib/package.mjs';
 import { median } from './lib/report.mjs';
 import { cleanRedis, probeServices, runTag } from './lib/services.mjs';
 
 const HELP = `Usage: node bench/micro.mjs [options]
 
   --only a,b         contenders (default: kss-cookie,kss-map; bare is always measured)
-  --workloads a,b    workloads (default: ${WORKLOADS.join(',')})
+  --no-bare          do not measure bare Koa (bench/callgrind.mjs counts one contender at a time)
+  --workloads a,b    workloads (default: ${MANY_USERS.join(',')}; also ${WORKLOADS.filter((w) => !MANY_USERS.includes(w)).join(', ')})
+  --sessions N       sessions (users) created for the many-users workloads (default 10000)
   --iterations N     measured requests per contender × workload per repeat (default 20000)
   --warmup N         unmeasured requests before each measurement (default 2000; 5× that
                      for every case once before the first repeat)
   --repeat N         repeats, contenders interleaved; the median is printed (default 3)
+  --callgrind        under valgrind --tool=callgrind (bench/callgrind.mjs passes it): after the
+                     warm-up, N requests then 2N, each framed by a callgrind_control dump, per case
   --no-build         do not rebuild dist/ when src/ is newer`;
 
 const { values: argv } = parseArgs({
   options: {
     only: { type: 'string' },
+    'no-bare': { type: 'boolean' },
     workloads: { type: 'string' },
+    sessions: { type: 'string' },
     iterations: { type: 'string' },
     warmup: { type: 'string' },
     repeat: { type: 'string' },
+    callgrind: { type: 'boolean' },
     'no-build': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -51,12 +62,16 @@ function count(value, name, fallback) {
 const iterations = count(argv.iterations, 'iterations', 20000);
 const warmup = count(argv.warmup, 'warmup', 2000);
 const repeat = count(argv.repeat, 'repeat', 3);
-const workloads = argv.workloads ? argv.workloads.split(',') : WORKLOADS;
+const sessions = count(argv.sessions, 'sessions', 10000);
+const workloads = argv.workloads ? argv.workloads.split(',') : MANY_USERS;
 for (const w of workloads) if (!WORKLOADS.includes(w)) fail(`unknown workload ${w}; known: ${WORKLOADS.join(', ')}`);
-const names = ['bare', ...(argv.only ? argv.only.split(',') : ['kss-cookie', 'kss-map']).filter((n) => n !== 'bare')];
+const withBare = argv['no-bare'] === true ? [] : ['bare'];
+const names = [...withBare, ...(argv.only ? argv.only.split(',') : ['kss-cookie', 'kss-map']).filter((n) => n !== 'bare')];
 for (const n of names) if (!BY_NAME.has(n)) fail(`unknown contender ${n}; known: ${[...BY_NAME.keys()].join(', ')}`);
 
 const buildNote = ensureBuilt({ build: argv['no-build'] !== true });
+// Load a copy of dist/esm, so a rebuild meanwhile (npm test runs one) changes nothing.
+if (!buildNote) process.on('exit', snapshotDist());
 const services = await probeServices();
 const tag = runTag();
 const env = { redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', databaseUrl: process.env.DATABASE_URL, redisPrefix: `ksbench:${tag}:micro:` };
@@ -71,23 +86,51 @@ for (const name of names) {
     continue;
   }
   for (const workload of workloads) {
-    const built = await buildApp({ contender, workload, env });
+    const built = await buildApp({ contender, workload, env: { ...env, sessions } });
     const client = fakeClient(built.app);
-    const cookie = await built.prepare(client.send);
-    cases.push({ name, workload, built, client, cookie, samples: [] });
+    const cookies = await built.prepare(client.send, sessions);
+    cases.push({ name, workload, built, client, cookies, samples: [], failed: 0 });
   }
 }
 
+async function closeAll() {
+  for (const c of cases) await c.built.close?.();
+  if (services.redis && names.some((n) => BY_NAME.get(n).services?.includes('redis'))) await cleanRedis(`ksbench:${tag}:`);
+}
+
 async function measure(c) {
-  const { client, cookie } = c;
-  await client.loop(cookie, warmup);
+  const { client, cookies } = c;
+  c.failed += await client.loop(cookies, warmup);
   const start = process.hrtime.bigint();
-  await client.loop(cookie, iterations);
+  c.failed += await client.loop(cookies, iterations);
   return Number(process.hrtime.bigint() - start) / iterations;
 }
 
 // A first pass over every case, so the JIT has seen all of them before any is measured.
-for (const c of cases) await c.client.loop(c.cookie, warmup * 5);
+for (const c of cases) c.failed += await c.client.loop(c.cookies, warmup * 5);
+
+if (argv.callgrind === true) {
+  // Callgrind counts instructions, not time: each case runs N requests and then 2N, and a dump
+  // after each (labelled) lets bench/callgrind.mjs take (Ir(2N) − Ir(N)) / N, so everything
+  // outside the requests (start-up, sessions, warm-up, the dump itself) cancels out.
+  // A full collection before each dump (callgrind.mjs runs Node with --expose-gc) starts every
+  // segment from the same heap, so where a collection falls moves the counts less.
+  const dump = (label) => {
+    globalThis.gc?.();
+    execFileSync('callgrind_control', [`--dump=${label}`, String(process.pid)], { stdio: 'ignore' });
+  };
+  for (const c of cases) {
+    c.failed += await c.client.loop(c.cookies, warmup);
+    dump(`start ${c.name} ${c.workload}`);
+    c.failed += await c.client.loop(c.cookies, iterations);
+    dump(`N ${c.name} ${c.workload}`);
+    c.failed += await c.client.loop(c.cookies, iterations * 2);
+    dump(`2N ${c.name} ${c.workload}`);
+    process.stdout.write(`CALLGRIND_CASE ${JSON.stringify({ contender: c.name, workload: c.workload, failed: c.failed + c.built.stats.errors })}\n`);
+  }
+  await closeAll();
+  process.exit(0);
+}
 
 for (let r = 1; r <= repeat; r += 1) {
   for (const workload of workloads) {
@@ -98,16 +141,18 @@ for (let r = 1; r <= repeat; r += 1) {
   }
 }
 
-const lines = ['| workload | contender | ns/op | over bare ns/op | × bare ops/s | errors |', '| --- | --- | ---: | ---: | ---: | ---: |'];
+const lines = ['| workload | contender | ns/op | over bare ns/op | × bare ops/s | errors or non-2xx |', '| --- | --- | ---: | ---: | ---: | ---: |'];
 for (const workload of workloads) {
-  const bare = median(cases.find((c) => c.name === 'bare' && c.workload === workload).samples);
+  const bareCase = cases.find((c) => c.name === 'bare' && c.workload === workload);
+  const bare = bareCase === undefined ? NaN : median(bareCase.samples);
   for (const c of cases.filter((x) => x.workload === workload)) {
     const ns = median(c.samples);
-    const over = c.name === 'bare' ? '–' : Math.round(ns - bare).toLocaleString('en-US');
-    lines.push(`| ${workload} | ${c.name} | ${Math.round(ns).toLocaleString('en-US')} | ${over} | ${(bare / ns).toFixed(2)} | ${c.built.stats.errors} |`);
+    const over = c.name === 'bare' || !Number.isFinite(bare) ? '–' : Math.round(ns - bare).toLocaleString('en-US');
+    const ratio = Number.isFinite(bare) ? (bare / ns).toFixed(2) : '–';
+    lines.push(`| ${workload} | ${c.name} | ${Math.round(ns).toLocaleString('en-US')} | ${over} | ${ratio} | ${c.built.stats.errors + c.failed} |`);
   }
 }
-process.stdout.write(`\n# micro-benchmark: median of ${repeat} × ${iterations} requests (after ${warmup} warm-up), Node ${process.version}\n\n${lines.join('\n')}\n`);
+const users = workloads.some((w) => w !== 'new' && !w.startsWith('hot') && !w.startsWith('shared')) ? `; ${sessions.toLocaleString('en-US')} users` : '';
+process.stdout.write(`\n# micro-benchmark: median of ${repeat} × ${iterations} requests (after ${warmup} warm-up${users}), Node ${process.version}\n\n${lines.join('\n')}\n`);
 
-for (const c of cases) await c.built.close?.();
-if (services.redis && names.some((n) => BY_NAME.get(n).services?.includes('redis'))) await cleanRedis(`ksbench:${tag}:`);
+await closeAll();

@@ -1,40 +1,51 @@
 // npm run bench: each contender as its own server process on 127.0.0.1, driven
 // by wrk (or autocannon) with bounded load, contenders alternated round by
-// round, medians printed as markdown and all figures written to
-// bench/results/<timestamp>.json. See bench/README.md.
+// round, medians printed as markdown; all figures written to
+// bench/results/<timestamp>.json and a chart to bench/results/<timestamp>.svg.
+// By default the requests come from many users: every server first creates
+// --sessions sessions and each request carries the next one's cookie.
+// See bench/README.md.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { APP_KEYS_ONE, APP_KEYS_TWO, MANY_USERS, WORKLOAD_SPECS, WORKLOADS } from './lib/app.mjs';
+import { chartSvg } from './lib/chart.mjs';
 import { BY_NAME, CONTENDERS, unavailable } from './lib/contenders.mjs';
 import { pickLoadgen, runLoad } from './lib/loadgen.mjs';
 import { ensureBuilt, ROOT, snapshotDist } from './lib/package.mjs';
 import { killAll, pinning, startServer } from './lib/processes.mjs';
-import { legend, peerMatrix, ratioMatrix, summarize, throughputTable, writersTable } from './lib/report.mjs';
+import { legend, peerMatrix, ratioMatrix, summarize, targets, targetsTable, throughputTable, writersTable } from './lib/report.mjs';
 import { cleanRedis, DATABASE_URL, postgresQuery, probeServices, REDIS_URL, runTag } from './lib/services.mjs';
 import { writersOnce } from './lib/writers.mjs';
 
-const WORKLOADS = ['new', 'read', 'write', 'none'];
+const DEFAULT_WORKLOADS = [...MANY_USERS, 'hot-read', 'shared-write'];
 
 const HELP = `Usage: node bench/run.mjs [options]
 
-  --quick              2 rounds of 1 s runs, contenders ${CONTENDERS.filter((c) => c.quick).map((c) => c.name).join(', ')};
-                       no concurrent-writers figure (add --writers for it alone); under a minute
-  --rounds N           rounds (default 7)
+  --quick              2 rounds of 1 s runs, workloads ${MANY_USERS.join(', ')} (many users),
+                       contenders ${CONTENDERS.filter((c) => c.quick).map((c) => c.name).join(', ')};
+                       no concurrent-writers figure (add --writers for it alone); about 2 minutes
+  --rounds N           rounds (default 5)
   --duration S         seconds per measured run (default 2; whole seconds)
   --warmup S           seconds of warm-up load when a server starts (default 1; 0 = none)
   --connections N      concurrent connections (default 50)
+  --sessions N         sessions (users) each server creates for the many-users workloads (default 10000)
+  --keys 1|2           app.keys: one key (default), or two, as during a key rotation
   --only a,b           only these contenders (bare is always added to throughput runs)
-  --workloads a,b      only these workloads (${WORKLOADS.join(', ')})
+  --workloads a,b      only these workloads (${WORKLOADS.join(', ')};
+                       default ${DEFAULT_WORKLOADS.join(', ')})
   --writers            only the concurrent-writers figure
   --no-writers         skip the concurrent-writers figure
+  --latest             also write bench/results/latest.json and latest.svg (the committed figures)
   --loadgen wrk|autocannon   force a load generator (default: wrk when on PATH)
   --no-build           do not rebuild dist/ when src/ is newer
   --list               list the contenders and exit
 
 Contenders: ${CONTENDERS.map((c) => c.name).join(', ')}
-Environment: REDIS_URL (default redis://127.0.0.1:6379), DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test)`;
+Environment: REDIS_URL (default redis://127.0.0.1:6379), DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test),
+MYSQL_URL (default mysql://root@127.0.0.1:3306/test)`;
 
 function fail(message) {
   process.stderr.write(`bench: ${message}\n`);
@@ -61,6 +72,9 @@ const { values: argv } = parseArgs({
     duration: { type: 'string' },
     warmup: { type: 'string' },
     connections: { type: 'string' },
+    sessions: { type: 'string' },
+    keys: { type: 'string' },
+    latest: { type: 'boolean' },
     only: { type: 'string' },
     workloads: { type: 'string' },
     writers: { type: 'boolean' },
@@ -78,20 +92,24 @@ if (argv.help) {
 if (argv.list) {
   for (const c of CONTENDERS) {
     const tags = ['throughput', 'writers', 'quick'].filter((t) => c[t]).join(', ');
-    process.stdout.write(`${c.name.padEnd(20)} ${c.label}${tags ? `  [${tags}]` : ''}${c.services ? `  needs ${c.services.join(', ')}` : ''}\n`);
+    const floor = c.floor ? `  floor ${c.floor}` : '';
+    process.stdout.write(`${c.name.padEnd(20)} ${c.label}${tags ? `  [${tags}]` : ''}${floor}${c.services ? `  needs ${c.services.join(', ')}` : ''}\n`);
   }
   process.exit(0);
 }
 if (argv.loadgen !== undefined && !['wrk', 'autocannon'].includes(argv.loadgen)) fail('--loadgen must be wrk or autocannon');
+if (argv.keys !== undefined && !['1', '2'].includes(argv.keys)) fail('--keys must be 1 or 2');
 
 const quick = argv.quick === true;
 const options = {
   quick,
-  rounds: positiveInt(argv.rounds, 'rounds', quick ? 2 : 7),
+  rounds: positiveInt(argv.rounds, 'rounds', quick ? 2 : 5),
   duration: positiveInt(argv.duration, 'duration', quick ? 1 : 2),
   warmup: positiveInt(argv.warmup, 'warmup', 1, { zero: true }),
   connections: positiveInt(argv.connections, 'connections', 50),
-  workloads: argv.workloads ? list(argv.workloads, WORKLOADS, 'workload') : WORKLOADS,
+  sessions: positiveInt(argv.sessions, 'sessions', 10_000),
+  keys: argv.keys === '2' ? 2 : 1,
+  workloads: argv.workloads ? list(argv.workloads, WORKLOADS, 'workload') : quick ? MANY_USERS : DEFAULT_WORKLOADS,
   only: argv.only ? list(argv.only, [...BY_NAME.keys()], 'contender') : null,
 };
 const doThroughput = argv.writers !== true;
@@ -116,10 +134,17 @@ function envFor(contender, label) {
   return {
     redisUrl: REDIS_URL,
     databaseUrl: DATABASE_URL,
-    redisPrefix: `${redisPrefix}${contender.name}:`,
+    redisPrefix: `${redisPrefix}${contender.name}:${label}:`,
     pgSchema,
+    sqlTable: `s_${label.replace(/-/g, '_')}`,
     sqlitePath: path.join(tmpDir, `${contender.name}-${label}.db`),
+    cookieFile: path.join(tmpDir, `${contender.name}-${label}.cookies`),
+    appKeys: options.keys === 2 ? APP_KEYS_TWO : APP_KEYS_ONE,
   };
+}
+// A verified-cookie memory (2,000 entries in src/verified-cookies.ts) holding every user would measure the hot path only.
+if (options.sessions <= 2000 && options.workloads.some((w) => WORKLOAD_SPECS[w].sessions === 'many')) {
+  process.stderr.write(`bench: note: with --sessions ${options.sessions} every cookie fits the cookie store's memory of verified cookies (2,000)\n`);
 }
 
 // Filled in below; declared first so an early Ctrl-C cleans up what exists.
@@ -194,6 +219,17 @@ function machine() {
   };
 }
 
+/** The commit the run measured (with "+changes" when src/ differs from it), or 'unknown'. */
+function gitCommit() {
+  try {
+    const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${head}+changes in src/` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
 const runs = [];
 const failures = [];
 
@@ -206,8 +242,9 @@ async function startServers(contenders, workload) {
   const started = [];
   for (const contender of contenders) {
     try {
-      const server = await startServer({ contender: contender.name, workload, env: envFor(contender, workload), core: pin.pins?.server });
+      const server = await startServer({ contender: contender.name, workload, env: envFor(contender, workload), core: pin.pins?.server, sessions: options.sessions });
       started.push({ contender, server });
+      log(`[${workload}] ${contender.name.padEnd(20)} ready${server.cookies > 0 ? `, ${server.cookies.toLocaleString('en-US')} cookie(s)` : ''}`);
       if (options.warmup > 0) await runLoad({ ...loadFor(server), duration: options.warmup });
     } catch (error) {
       for (let round = 1; round <= options.rounds; round += 1) failures.push({ round, workload, contender: contender.name, error: error.message });
@@ -218,7 +255,12 @@ async function startServers(contenders, workload) {
 }
 
 function loadFor(server) {
-  return { tool: loadgen, port: server.port, cookie: server.cookie, connections: options.connections, core: pin.pins?.load };
+  return { tool: loadgen, port: server.port, cookieFile: server.cookieFile, connections: options.connections, core: pin.pins?.load };
+}
+
+/** The contenders measured on `workload`: a floor is bare Koa on `none`, so none runs there. */
+function contendersOf(workload) {
+  return throughputContenders.filter((c) => c.family !== 'reference' || WORKLOAD_SPECS[workload].handler !== 'none');
 }
 
 /** One measured run against a running server. */
@@ -245,17 +287,20 @@ async function measure({ contender, server }, workload, round) {
 try {
   const started = Date.now();
   if (doThroughput && throughputContenders.length > 1) {
-    const perWorkload = throughputContenders.length * (options.warmup + 0.6 + options.rounds * (options.duration + 0.15));
+    if (throughputContenders.some((c) => c.services?.includes('postgres'))) pgSchemaCreated = true;
+    const servers = options.workloads.reduce((sum, w) => sum + contendersOf(w).length, 0);
+    const seconds = servers * (options.warmup + 1.5 + options.rounds * (options.duration + 0.15));
     log(
       `bench: ${throughputContenders.length} contenders × ${options.workloads.length} workloads × ${options.rounds} round(s), ` +
+        `${options.sessions.toLocaleString('en-US')} sessions per many-users server, ` +
         `${options.warmup} s warm-up per server + ${options.duration} s per run, ${options.connections} connections, ${loadgen}; ` +
-        `about ${Math.ceil((perWorkload * options.workloads.length) / 60)} min`,
+        `about ${Math.ceil(seconds / 60)} min`,
     );
     for (const workload of options.workloads) {
       // Every contender's server stays up for the whole workload, so a round is
       // only the measured runs, close together in time; many short rounds give
       // a steadier median on a noisy machine than a few long ones.
-      const servers = await startServers(throughputContenders, workload);
+      const servers = await startServers(contendersOf(workload), workload);
       try {
         for (let round = 1; round <= options.rounds; round += 1) {
           // Rotate the order each round so no contender always runs first or last.
@@ -318,26 +363,51 @@ try {
   // Report.
   const info = machine();
   const rows = summarize(runs, throughputContenders, options.workloads);
+  const date = new Date().toISOString();
+  const commit = gitCommit();
+  const many = options.workloads.filter((w) => WORKLOAD_SPECS[w].sessions !== 'one');
+  const hot = options.workloads.filter((w) => WORKLOAD_SPECS[w].sessions === 'one');
   out('');
-  out(`# koa-session-store bench, ${new Date().toISOString()}`);
+  out(`# koa-session-store bench, ${date}`);
   out('');
   out(`Machine: ${info.cpu}, ${info.cores} cores, ${info.os}, Node ${info.node}. ${doThroughput ? `Load: ${info.loadgen}, ${options.connections} connections, ${info.pinned}.` : ''}`.trimEnd());
   out(`Command: node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trimEnd());
+  out(`Commit: ${commit}. app.keys: ${options.keys} key${options.keys === 2 ? 's (a rotation under way)' : ''}.`);
   if (rows.length > 0) {
     out('');
-    out(`## Throughput (median of ${options.rounds} round(s), ${options.duration} s per run; each server warmed up for ${options.warmup} s when it started)`);
+    out(
+      `## Throughput (median of ${options.rounds} round(s), ${options.duration} s per run; each server warmed up for ${options.warmup} s when it started; ` +
+        `many users: ${options.sessions.toLocaleString('en-US')} sessions per server, each request the next one's cookie)`,
+    );
     out('');
     out(throughputTable(rows));
-    out('');
-    out('## Requests/s as a fraction of bare Koa in the same round');
-    out('');
-    out(ratioMatrix(rows, options.workloads));
+    for (const [heading, workloads] of [
+      ['many users', many],
+      ['one user (hot cookie, shared session)', hot],
+    ]) {
+      if (workloads.length === 0) continue;
+      out('');
+      out(`## Requests/s as a fraction of bare Koa in the same round: ${heading}`);
+      out('');
+      out(ratioMatrix(rows, workloads));
+      out('');
+      out(`## Requests/s as a fraction of the contender's floor in the same round: ${heading} (on none the floor is bare Koa)`);
+      out('');
+      out(ratioMatrix(rows, workloads, { heading: 'contender (× its floor, same round)', pick: (r) => r.ratioToFloor, skip: ['bare', 'floor-signed', 'floor-sealed', 'floor-store'] }));
+    }
     const peers = peerMatrix(rows, options.workloads);
     if (peers) {
       out('');
       out('## Requests/s as a multiple of koa-session 7 on the same kind of store, same round');
       out('');
       out(peers);
+    }
+    const goals = targets(runs.filter((r) => MANY_USERS.includes(r.workload)));
+    if (goals.some((g) => g.met !== null)) {
+      out('');
+      out('## Targets (issues 11 and 14), many users');
+      out('');
+      out(targetsTable(goals));
     }
     out('');
     out(legend(throughputContenders));
@@ -357,13 +427,26 @@ try {
 
   const resultsDir = path.join(ROOT, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
-  const file = path.join(resultsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(
-    file,
-    `${JSON.stringify({ date: new Date().toISOString(), argv: process.argv.slice(2), options, machine: info, notes: allNotes, summary: rows, writers, runs, failures, elapsedSeconds: (Date.now() - started) / 1000 }, null, 2)}\n`,
-  );
+  const stem = path.join(resultsDir, date.replace(/[:.]/g, '-'));
+  const elapsedSeconds = (Date.now() - started) / 1000;
+  const json = { date, commit, argv: process.argv.slice(2), options, machine: info, notes: allNotes, summary: rows, writers, runs, failures, elapsedSeconds };
+  writeFileSync(`${stem}.json`, `${JSON.stringify(json, null, 2)}\n`);
+  const written = [`${stem}.json`];
+  if (rows.length > 0) {
+    const panels = options.workloads.map((w) => ({ workload: w, title: WORKLOAD_SPECS[w].title }));
+    const subtitle = `${date.slice(0, 16).replace('T', ' ')} UTC, commit ${commit.slice(0, 10)}, ${info.cores}-core ${info.cpu.split(' ').slice(0, 3).join(' ')}, Node ${info.node}, ${info.loadgen}, ${options.connections} connections; ${options.sessions.toLocaleString('en-US')} users per server; medians of ${options.rounds} rounds`;
+    writeFileSync(`${stem}.svg`, chartSvg(rows, panels, { title: 'koa-session-store: requests/s relative to bare Koa and to each contender’s floor', subtitle }));
+    written.push(`${stem}.svg`);
+  }
+  if (argv.latest === true) {
+    for (const file of written) {
+      const latest = path.join(resultsDir, `latest${path.extname(file)}`);
+      copyFileSync(file, latest);
+      written.push(latest);
+    }
+  }
   out('');
-  out(`(raw figures: ${path.relative(ROOT, file)}; ${Math.round((Date.now() - started) / 1000)} s)`);
+  out(`(raw figures and chart: ${written.map((f) => path.relative(ROOT, f)).join(', ')}; ${Math.round(elapsedSeconds)} s)`);
 } finally {
   await cleanup();
 }

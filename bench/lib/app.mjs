@@ -1,13 +1,32 @@
 // The Koa app every measurement uses (HTTP servers, the micro-benchmark and the
 // memory check): the contender's session middleware, then one handler for the
-// chosen workload. Handlers are identical across contenders; bare Koa gets the
-// same response without a session.
+// chosen workload. Handlers are identical across contenders; bare Koa and the
+// floor references get the same response without a session.
 import Koa from 'koa';
 
-export const WORKLOADS = ['new', 'read', 'write', 'none'];
+/**
+ * The workloads. `sessions` says what the client sends: 'none' (no cookie),
+ * 'many' (one cookie per user, many users, each request the next user's) or
+ * 'one' (every request the same cookie).
+ */
+export const WORKLOAD_SPECS = {
+  new: { sessions: 'none', handler: 'new', title: 'new: no cookie, the handler sets a value' },
+  read: { sessions: 'many', handler: 'read', title: 'read: many users, each request another user’s cookie, the handler reads' },
+  write: { sessions: 'many', handler: 'write', title: 'write: many users, each request changes its own user’s session' },
+  none: { sessions: 'many', handler: 'none', title: 'none: many users, the session is never touched' },
+  'hot-read': { sessions: 'one', handler: 'read', title: 'hot-read: one user’s cookie on every request, the handler reads' },
+  'shared-write': { sessions: 'one', handler: 'write', title: 'shared-write: 50 connections change one session at once (patches conflict)' },
+};
+export const WORKLOADS = Object.keys(WORKLOAD_SPECS);
+/** The default workloads of `npm run bench`: many users (and `new`, where every request is a new user). */
+export const MANY_USERS = ['new', 'read', 'write', 'none'];
+
+export const APP_KEYS_ONE = ['bench key: 7hT2c9Qm4vX1pL8sZ3wK6yB0nR5dF-aE'];
+export const APP_KEYS_TWO = [...APP_KEYS_ONE, 'bench key: the second, kept for rotation 2Jq'];
 
 // Starts above the seeded value (1), so the very first write changes the session too.
 let counter = 1;
+// A session that did not load answers 409, which the load generator counts as failed.
 const HANDLERS = {
   // No cookie comes in; the handler creates a session.
   new(ctx) {
@@ -16,11 +35,17 @@ const HANDLERS = {
   },
   // A valid cookie comes in; the handler only reads.
   read(ctx) {
-    ctx.body = ctx.session.n === 1 ? 'ok' : 'missing';
+    if (ctx.session.n === 1) ctx.body = 'ok';
+    else missing(ctx);
   },
   // A valid cookie comes in; the handler changes a value (a new one every time).
   write(ctx) {
-    ctx.session.n = ++counter;
+    const session = ctx.session;
+    if (typeof session.n !== 'number') {
+      missing(ctx);
+      return;
+    }
+    session.n = ++counter;
     ctx.body = 'ok';
   },
   // A valid cookie comes in; the handler never touches the session.
@@ -28,6 +53,20 @@ const HANDLERS = {
     ctx.body = 'ok';
   },
 };
+
+// The sessions made before a measurement: as `new`, plus a user number, so no two
+// sessions (and no two cookies, even of a cookie store without ids) are alike.
+let users = 0;
+function seed(ctx) {
+  ctx.session.n = 1;
+  ctx.session.user = ++users;
+  ctx.body = 'ok';
+}
+
+function missing(ctx) {
+  ctx.status = 409;
+  ctx.body = 'missing';
+}
 
 function bareHandler(ctx) {
   ctx.body = 'ok';
@@ -54,29 +93,45 @@ async function writersHandler(ctx) {
   }
 }
 
+/** Runs `task(i)` for i in [0, count) with at most `width` in flight; resolves to the results in order. */
+async function inBatches(count, width, task) {
+  const results = new Array(count);
+  let next = 0;
+  async function lane() {
+    while (next < count) {
+      const i = next++;
+      results[i] = await task(i);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(width, count) }, lane));
+  return results;
+}
+
 /**
  * Builds the app for `contender` (an entry of contenders.mjs) and `workload`
- * (one of WORKLOADS, or 'writers'). Resolves to
- * `{ app, bare, stats: { errors, firstError }, store, close, prepare(send) }`.
+ * (one of WORKLOADS, or 'writers'). `env.appKeys` overrides the keys (default
+ * one key; APP_KEYS_TWO measures a key rotation). Resolves to
+ * `{ app, bare, stats: { errors, firstError }, store, close, prepare(send, sessions) }`.
  */
 export async function buildApp({ contender, workload, env = {} }) {
   const stats = { errors: 0, firstError: null };
   const app = new Koa();
-  app.keys = ['bench key: the first of two, long enough', 'bench key: the second, for rotation'];
+  app.keys = env.appKeys ?? APP_KEYS_ONE;
   app.silent = true;
   app.on('error', (error) => {
     stats.errors += 1;
     stats.firstError ??= String(error?.message ?? error).slice(0, 300);
   });
 
-  const made = await contender.create({ ...env, app, workload });
+  const spec = workload === 'writers' ? { sessions: 'writers', handler: 'writers' } : WORKLOAD_SPECS[workload];
+  if (spec === undefined) throw new Error(`unknown workload ${JSON.stringify(workload)}`);
+  const made = await contender.create({ ...env, app, workload, handler: spec.handler });
   if (made.middleware) app.use(made.middleware);
-  // Bare Koa and the reference contenders answer with the bare handler and need no session set up.
+  // Bare Koa and the floor references answer with the bare handler and make their own cookies.
   const bare = made.middleware === null || contender.family === 'reference';
-  const measured = workload === 'writers' ? writersHandler : bare ? bareHandler : HANDLERS[workload];
-  if (measured === undefined) throw new Error(`unknown workload ${JSON.stringify(workload)}`);
+  const measured = workload === 'writers' ? writersHandler : bare ? bareHandler : HANDLERS[spec.handler];
 
-  // `setup` serves the few requests that create and check a session before the
+  // `setup` serves the requests that create and check sessions before the
   // measurement; afterwards it is null and costs one comparison per request.
   let setup = null;
   app.use(function handler(ctx) {
@@ -87,29 +142,44 @@ export async function buildApp({ contender, workload, env = {} }) {
   /**
    * Gets the app ready for the measured requests. `send(cookie)` makes one
    * request and resolves to { status, body, cookie } (cookie: a Cookie header
-   * built from the response's Set-Cookie). Resolves to the Cookie header the
-   * measured requests must send ('' for `new` and for bare Koa).
+   * built from the response's Set-Cookie). For a workload of many users,
+   * `sessions` sessions are created through the app; for one user, one.
+   * Resolves to the Cookie headers the measured requests cycle through
+   * ([] for `new` and the concurrent-writers figure).
    */
-  async function prepare(send) {
-    let cookie = '';
-    if (!bare && workload !== 'writers') {
-      if (workload === 'new') {
-        const probe = await send('');
-        if (probe.status !== 200 || probe.cookie === '') throw new Error(`the new workload set no cookie (status ${probe.status}: ${probe.body})`);
-      } else {
-        setup = HANDLERS.new;
+  async function prepare(send, sessions) {
+    let cookies = [];
+    const count = spec.sessions === 'many' ? sessions : spec.sessions === 'one' ? 1 : 0;
+    if (count > 0 && bare) {
+      // Bare Koa receives cookies of the cookie store's format and size; a floor, its own.
+      const mint = made.mintCookie;
+      if (typeof mint !== 'function') throw new Error(`${contender.name} cannot make cookies for the ${workload} workload`);
+      cookies = Array.from({ length: count }, () => mint());
+    } else if (count > 0) {
+      setup = seed;
+      cookies = await inBatches(count, 64, async () => {
         const seeded = await send('');
-        if (seeded.status !== 200 || seeded.cookie === '') throw new Error(`seeding a session failed (status ${seeded.status}: ${seeded.body})`);
-        cookie = seeded.cookie;
-        setup = HANDLERS.read;
-        const check = await send(cookie);
-        if (check.body !== 'ok') throw new Error(`the seeded session did not load back (status ${check.status}: ${check.body})`);
-        setup = null;
+        if (seeded.status !== 200 || seeded.cookie === '') throw new Error(`creating a session failed (status ${seeded.status}: ${seeded.body})`);
+        return seeded.cookie;
+      });
+      if (new Set(cookies).size !== count) throw new Error(`${count} sessions were created but only ${new Set(cookies).size} cookies differ`);
+      // Every 97th session (and the last) is read back before the measurement; a session
+      // missing later makes its request a 409, which counts as failed.
+      setup = HANDLERS.read;
+      const sample = new Set([count - 1]);
+      for (let i = 0; i < count; i += 97) sample.add(i);
+      for (const i of sample) {
+        const check = await send(cookies[i]);
+        if (check.body !== 'ok') throw new Error(`session ${i + 1} of ${count} did not load back (status ${check.status}: ${check.body})`);
       }
+    } else if (!bare && workload === 'new') {
+      const probe = await send('');
+      if (probe.status !== 200 || probe.cookie === '') throw new Error(`the new workload set no cookie (status ${probe.status}: ${probe.body})`);
     }
+    setup = null;
     stats.errors = 0;
     stats.firstError = null;
-    return cookie;
+    return cookies;
   }
 
   return { app, bare, stats, store: made.store, close: made.close, prepare };

@@ -1,15 +1,17 @@
 // Every contender the bench knows, one entry each. A contender is built inside
 // its own server process by `create(env)`, which returns the session middleware
-// (null for bare Koa) and a `close()` for whatever it opened.
+// (null for bare Koa) and a `close()` for whatever it opened; bare Koa and the
+// floors also return `mintCookie()`, which makes the cookies they are sent.
 //
 // Flags: `throughput` / `writers` put it in the default throughput table /
 // concurrent-writers figure, `quick` in `--quick`; `services` lists what must
 // answer (else it is left out with a note); `peer` names the koa-session
-// contender it is compared with. Anything can still be picked with `--only`.
+// contender it is compared with; `floor` the floor reference that bounds it
+// (floors.mjs). Anything can still be picked with `--only`.
 //
 // Adding one of this package's stores is one `ours(...)` line below.
-import { createHmac, createSecretKey, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { sealedFloor, signedFloor, storeFloor } from './floors.mjs';
 import { loadEntry } from './package.mjs';
 import { koaSessionMapStore, koaSessionRedisStore, mapStore } from './map-store.mjs';
 import { MYSQL_URL } from './services.mjs';
@@ -37,9 +39,10 @@ async function mysqlPool() {
  * A contender running this package's `session` middleware.
  * `entry` is the dist/esm file that exports `exportName` ('index' for the main
  * entry, 'redis' for the koa-session-store/redis subpath, …); `store(Export, env)`
- * returns `{ store, close? }` where `store` is the `store` option.
+ * returns `{ store, close? }` where `store` is the `store` option; `options`
+ * are further options of `session()`.
  */
-function ours(name, label, { entry = 'index', exportName, store, ...flags }) {
+function ours(name, label, { entry = 'index', exportName, store, options = {}, needs, ...flags }) {
   return {
     name,
     label,
@@ -48,6 +51,13 @@ function ours(name, label, { entry = 'index', exportName, store, ...flags }) {
     async available() {
       const index = await loadEntry('index');
       if (typeof index?.session !== 'function') return 'this package does not export session yet (dist/esm/index.js)';
+      for (const module of needs ?? []) {
+        try {
+          require.resolve(module);
+        } catch {
+          return `${module} is not installed (npm install)`;
+        }
+      }
       if (exportName === undefined) return null;
       const module = await loadEntry(entry);
       if (typeof module?.[exportName] !== 'function') return `src/${entry}.ts does not export ${exportName} yet`;
@@ -56,9 +66,30 @@ function ours(name, label, { entry = 'index', exportName, store, ...flags }) {
     async create(env) {
       const index = await loadEntry('index');
       const Export = exportName === undefined ? undefined : (await loadEntry(entry))[exportName];
-      const made = await store(Export, env);
-      return { middleware: index.session({ store: made.store }), store: made.store, close: made.close };
+      const made = store === undefined ? {} : await store(Export, env);
+      const middleware = index.session(made.store === undefined ? { ...options } : { ...options, store: made.store });
+      return { middleware, store: made.store, close: made.close };
     },
+  };
+}
+
+/** A floor reference (floors.mjs): bare Koa plus only the unavoidable work of one session format. */
+function floor(name, label, make, flags) {
+  return {
+    name,
+    label,
+    family: 'reference',
+    ...flags,
+    available: async () => {
+      if (name !== 'floor-sealed') return null;
+      try {
+        require.resolve('sodium-native');
+        return null;
+      } catch {
+        return 'sodium-native is not installed (npm install)';
+      }
+    },
+    create: async (env) => make(env.app, env.handler),
   };
 }
 
@@ -97,74 +128,59 @@ function genericSession(name, label, { makeStore, ...flags }) {
   };
 }
 
-/** floor-cookie's middleware: the least a signed two-cookie session can do per write. */
-function signedCookieFloor(app) {
-  const key = createSecretKey(Buffer.from(app.keys[0]));
-  const attributes = '; path=/; samesite=lax; httponly';
-  return async function floor(ctx, next) {
-    await next();
-    const now = Date.now();
-    const value = Buffer.from(`{"_sid":"${randomUUID()}","_ctime":${now},"_exp":${now + 86_400_000},"n":1}`).toString('base64url');
-    const signature = createHmac('sha1', key).update(`koa:sess=${value}`).digest('base64url');
-    ctx.res.setHeader('Set-Cookie', [`koa:sess=${value}${attributes}`, `koa:sess.sig=${signature}${attributes}`]);
-  };
-}
-
 export const CONTENDERS = [
   {
     name: 'bare',
-    label: 'bare Koa (no session)',
+    label: 'bare Koa (no session), sent cookies of the cookie store’s format',
     family: 'koa',
     throughput: true,
     quick: true,
     available: async () => null,
-    create: async () => ({ middleware: null }),
+    create: async (env) => ({ middleware: null, mintCookie: signedFloor(env.app, 'none').mintCookie }),
   },
 
-  // Not a session library: bare Koa plus only what any signed two-cookie session
-  // must do when it writes (new, write): make an id, encode a payload of the same
-  // shape as kss-cookie's, one HMAC-SHA1, two Set-Cookie headers. On read and none
-  // it is bare Koa. Its ratio is the ceiling for a cookie session on this machine.
-  {
-    name: 'floor-cookie',
-    label: 'reference: bare Koa + one id, one payload, one HMAC, two Set-Cookie headers (new, write only)',
-    family: 'reference',
-    throughput: true,
-    available: async () => null,
-    create: async (env) => ({ middleware: env.workload === 'new' || env.workload === 'write' ? signedCookieFloor(env.app) : null }),
-  },
+  // Not session libraries: bare Koa plus only the unavoidable work of each format (floors.mjs).
+  // On `none` a floor is bare Koa, so no floor server runs there.
+  floor('floor-signed', 'floor: signed cookie (find both cookies, one HMAC-SHA1 verify, base64url JSON; uuid, payload, one HMAC, two Set-Cookie)', signedFloor, {
+    throughput: true, quick: true,
+  }),
+  floor('floor-sealed', 'floor: sealed cookie (one XChaCha20-Poly1305 open + JSON parse; uuid, payload, one seal, one Set-Cookie)', sealedFloor, {
+    throughput: true, quick: true,
+  }),
+  floor('floor-store', 'floor: server store (signed id cookie verified with one HMAC, the data as JSON in a Map)', storeFloor, {
+    throughput: true, quick: true,
+  }),
 
   // this package
-  ours('kss-cookie', 'koa-session-store, cookie store', {
-    throughput: true, quick: true, peer: 'koa-session-cookie',
+  ours('kss-cookie', 'koa-session-store, cookie store (signed)', {
+    throughput: true, quick: true, peer: 'koa-session-cookie', floor: 'floor-signed',
     store: () => ({ store: 'cookie' }),
   }),
-  // No encrypted cookie store exists yet; the export name and options below are a
-  // placeholder to adjust when one does (until then it is reported as not available).
-  ours('kss-encrypted', 'koa-session-store, encrypted cookie store', {
-    throughput: true, peer: 'koa-session-cookie', exportName: 'EncryptedCookieStore',
-    store: (EncryptedCookieStore) => ({ store: new EncryptedCookieStore({ secret: 'bench secret of at least thirty-two chars' }) }),
+  ours('kss-sealed', 'koa-session-store, sealed cookie store (encrypt: true)', {
+    throughput: true, quick: true, peer: 'koa-session-cookie', floor: 'floor-sealed', needs: ['sodium-native'],
+    options: { encrypt: true },
   }),
   ours('kss-map', 'koa-session-store, Map store (no patch)', {
-    throughput: true, quick: true, writers: true, peer: 'koa-session-map',
+    throughput: true, quick: true, writers: true, peer: 'koa-session-map', floor: 'floor-store',
     store: () => ({ store: mapStore() }),
   }),
+  // Sized to hold every session the bench makes (10,000 is also its default bound).
   ours('kss-memory', 'koa-session-store, MemoryStore', {
-    throughput: true, writers: true, exportName: 'MemoryStore',
-    store: (MemoryStore) => {
-      const store = new MemoryStore();
+    throughput: true, writers: true, floor: 'floor-store', exportName: 'MemoryStore',
+    store: (MemoryStore, env) => {
+      const store = new MemoryStore({ max: Math.max(10_000, (env.sessions ?? 0) + 1) });
       return { store, close: () => store.close?.() };
     },
   }),
   ours('kss-sqlite', 'koa-session-store, SqliteStore', {
-    writers: true, entry: 'sqlite', exportName: 'SqliteStore',
+    throughput: true, writers: true, floor: 'floor-store', entry: 'sqlite', exportName: 'SqliteStore',
     store: (SqliteStore, env) => {
       const store = new SqliteStore({ path: env.sqlitePath });
       return { store, close: () => store.close?.() };
     },
   }),
   ours('kss-redis', 'koa-session-store, RedisStore (ioredis)', {
-    throughput: true, writers: true, services: ['redis'], peer: 'koa-session-redis', entry: 'redis', exportName: 'RedisStore',
+    throughput: true, writers: true, services: ['redis'], peer: 'koa-session-redis', floor: 'floor-store', entry: 'redis', exportName: 'RedisStore',
     store: async (RedisStore, env) => {
       const client = await ioredisClient(env);
       const store = new RedisStore({ client, prefix: env.redisPrefix });
@@ -172,19 +188,19 @@ export const CONTENDERS = [
     },
   }),
   ours('kss-postgres', 'koa-session-store, PostgresStore', {
-    writers: true, services: ['postgres'], entry: 'postgres', exportName: 'PostgresStore',
+    throughput: true, writers: true, services: ['postgres'], floor: 'floor-store', entry: 'postgres', exportName: 'PostgresStore',
     store: async (PostgresStore, env) => {
       const pool = await pgPool(env);
-      const store = new PostgresStore({ pool, schema: env.pgSchema });
+      const store = new PostgresStore({ pool, schema: env.pgSchema, table: env.sqlTable ?? 'sessions' });
       return { store, close: async () => { await store.close?.(); await pool.end(); } };
     },
   }),
-  // Its table (named after the run, like PostgreSQL's schema) goes with the server that made it.
+  // Its table (named after the run and the server, like PostgreSQL's) goes with the server that made it.
   ours('kss-mysql', 'koa-session-store, MysqlStore', {
-    writers: true, services: ['mysql'], entry: 'mysql', exportName: 'MysqlStore',
+    throughput: true, writers: true, services: ['mysql'], floor: 'floor-store', entry: 'mysql', exportName: 'MysqlStore',
     store: async (MysqlStore, env) => {
       const pool = await mysqlPool();
-      const table = `${env.pgSchema}_sessions`;
+      const table = `${env.pgSchema}_${env.sqlTable ?? 'sessions'}`;
       const store = new MysqlStore({ pool, table });
       const close = async () => {
         await store.close?.();
@@ -196,12 +212,12 @@ export const CONTENDERS = [
   }),
 
   // koa-session 7
-  koaSession('koa-session-cookie', 'koa-session 7, cookie store', { throughput: true, quick: true }),
+  koaSession('koa-session-cookie', 'koa-session 7, cookie store', { throughput: true, quick: true, floor: 'floor-signed' }),
   koaSession('koa-session-map', 'koa-session 7, Map external store', {
-    throughput: true, makeStore: () => ({ store: koaSessionMapStore() }),
+    throughput: true, floor: 'floor-store', makeStore: () => ({ store: koaSessionMapStore() }),
   }),
   koaSession('koa-session-redis', 'koa-session 7, ioredis external store', {
-    throughput: true, writers: true, services: ['redis'],
+    throughput: true, writers: true, floor: 'floor-store', services: ['redis'],
     makeStore: async (env) => {
       const client = await ioredisClient(env);
       return { store: koaSessionRedisStore(client, env.redisPrefix), close: () => client.quit() };
@@ -209,9 +225,9 @@ export const CONTENDERS = [
   }),
 
   // koa-generic-session 2
-  genericSession('kgs-memory', 'koa-generic-session 2, its MemoryStore', { throughput: true }),
+  genericSession('kgs-memory', 'koa-generic-session 2, its MemoryStore', { throughput: true, floor: 'floor-store' }),
   genericSession('kgs-redis', 'koa-generic-session 2 + koa-redis 4', {
-    throughput: true, writers: true, services: ['redis'],
+    throughput: true, writers: true, floor: 'floor-store', services: ['redis'],
     makeStore: (env) => {
       const redisStore = require('koa-redis');
       const store = redisStore({ url: env.redisUrl });

@@ -37,13 +37,14 @@ function makeRequest(cookie, capture) {
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
 /**
- * Returns `{ send(cookie), hit(cookie), loop(cookie, n) }` for `app`:
+ * Returns `{ send(cookie), hit(cookie), loop(cookies, n) }` for `app`:
  * - `send` resolves to { status, body, cookie } (for setting up a session);
  * - `hit` is one request, nothing inspected, resolving when Koa has responded;
  * - `loop` is the measured path (see below).
  */
 export function fakeClient(app) {
   const handle = app.callback();
+  let cursor = 0;
   return {
     async send(cookie) {
       const { req, res, socket } = makeRequest(cookie, true);
@@ -59,18 +60,29 @@ export function fakeClient(app) {
       return handle(req, res);
     },
     /**
-     * `n` requests one after another. Every 64 requests (and at the end) the
-     * event loop gets a turn: Koa finishes each response in a setImmediate
-     * (on-finished), and a loop of bare awaits would pile those up unmeasured
-     * and keep every request's objects alive until it stops.
+     * `n` requests one after another, each carrying the next Cookie header of
+     * `cookies` (cycling, continuing where the previous loop stopped; [] for
+     * none). Every 64 requests (and at the end) the event loop gets a turn: Koa
+     * finishes each response in a setImmediate (on-finished), and a loop of bare
+     * awaits would pile those up unmeasured and keep every request's objects
+     * alive until it stops. Resolves to how many answers were not 2xx.
      */
-    async loop(cookie, n) {
+    async loop(cookies, n) {
+      const count = cookies.length;
+      let failed = 0;
       for (let i = 1; i <= n; i += 1) {
+        let cookie = '';
+        if (count > 0) {
+          cookie = cookies[cursor % count];
+          cursor = (cursor + 1) % count;
+        }
         const { req, res } = makeRequest(cookie, false);
         await handle(req, res);
+        if (res.statusCode >= 300) failed += 1;
         if ((i & 63) === 0) await turn();
       }
       await turn();
+      return failed;
     },
   };
 }

@@ -23,15 +23,16 @@ export function pickLoadgen(forced) {
 
 /**
  * Drives http://127.0.0.1:<port>/ with `connections` connections for `duration`
- * whole seconds. Resolves to { requests, seconds, rps, p50Ms, p99Ms, failed }
+ * whole seconds; with `cookieFile` each request carries the file's next line
+ * as its Cookie header (cycling). Resolves to { requests, seconds, rps, p50Ms, p99Ms, failed }
  * where `failed` counts socket errors, timeouts and non-2xx/3xx answers.
  */
-export function runLoad({ tool, port, cookie, connections, duration, core }) {
+export function runLoad({ tool, port, cookieFile, connections, duration, core }) {
   const url = `http://127.0.0.1:${port}/`;
   const [command, args] =
     tool === 'wrk'
-      ? ['wrk', ['-t1', `-c${connections}`, `-d${duration}s`, '--timeout', '10s', '-s', WRK_SCRIPT, ...(cookie ? ['-H', `Cookie: ${cookie}`] : []), url]]
-      : [process.execPath, [AUTOCANNON_WORKER, JSON.stringify({ url, connections, duration, cookie })]];
+      ? ['wrk', ['-t1', `-c${connections}`, `-d${duration}s`, '--timeout', '10s', '-s', WRK_SCRIPT, url, ...(cookieFile ? ['--', cookieFile] : [])]]
+      : [process.execPath, [AUTOCANNON_WORKER, JSON.stringify({ url, connections, duration, cookieFile })]];
   return new Promise((resolve, reject) => {
     const child = spawnPinned(core, command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

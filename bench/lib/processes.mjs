@@ -69,10 +69,10 @@ function nextMessage(child, type, timeoutMs, describe) {
 
 /**
  * Starts one contender server for one workload. Resolves to
- * `{ pid, port, cookie, cpu(), stop() }`; rejects with the server's reason when it cannot start.
+ * `{ pid, port, cookieFile, cookies, cpu(), stop() }`; rejects with the server's reason when it cannot start.
  */
-export async function startServer({ contender, workload, env, core }) {
-  const child = spawnPinned(core, process.execPath, [SERVER, JSON.stringify({ contender, workload, env })], {
+export async function startServer({ contender, workload, env, core, sessions = 0 }) {
+  const child = spawnPinned(core, process.execPath, [SERVER, JSON.stringify({ contender, workload, env, sessions })], {
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     env: { ...process.env, NODE_ENV: 'production' },
   });
@@ -80,7 +80,7 @@ export async function startServer({ contender, workload, env, core }) {
   const describe = () => `server ${contender}/${workload}${stderr() ? ` (stderr: ${stderr().slice(-300)})` : ''}`;
   let ready;
   try {
-    ready = await nextMessage(child, 'ready', 20_000, describe);
+    ready = await nextMessage(child, 'ready', 120_000, describe);
   } catch (error) {
     child.kill('SIGKILL');
     throw error;
@@ -88,7 +88,8 @@ export async function startServer({ contender, workload, env, core }) {
   return {
     pid: child.pid,
     port: ready.port,
-    cookie: ready.cookie,
+    cookieFile: ready.cookieFile,
+    cookies: ready.cookies,
     async cpu() {
       const answer = nextMessage(child, 'cpu', 5000, describe);
       child.send({ type: 'cpu' });

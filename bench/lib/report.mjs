@@ -18,11 +18,18 @@ function table(header, rows, align) {
   return [line(header), line(align.map((a) => (a === 'r' ? '---:' : '---'))), ...rows.map(line)].join('\n');
 }
 
+/** The floor that bounds `contender` on `workload`: bare Koa on `none`, where nothing is due. */
+export function floorOf(contender, workload) {
+  if (contender.floor === undefined) return null;
+  return workload === 'none' ? 'bare' : contender.floor;
+}
+
 /**
  * Medians per contender × workload. `runs` holds one entry per measured run:
  * { round, workload, contender, rps, p99Ms, cpuUsPerReq, failed, serverErrors }.
- * Ratios are taken per round (to bare, and to the `peer` koa-session contender)
- * before the median, so each ratio compares runs of the same round.
+ * Ratios are taken per round (to bare, to the contender's floor, and to the
+ * `peer` koa-session contender) before the median, so each ratio compares runs
+ * of the same round.
  */
 export function summarize(runs, contenders, workloads) {
   const find = (round, workload, contender) => runs.find((r) => r.round === round && r.workload === workload && r.contender === contender);
@@ -31,8 +38,10 @@ export function summarize(runs, contenders, workloads) {
     for (const contender of contenders) {
       const mine = runs.filter((r) => r.workload === workload && r.contender === contender.name);
       if (mine.length === 0) continue;
+      const floor = floorOf(contender, workload);
       const ratios = [];
       const cpuRatios = [];
+      const floorRatios = [];
       const peerRatios = [];
       for (const run of mine) {
         const bare = find(run.round, workload, 'bare');
@@ -40,6 +49,8 @@ export function summarize(runs, contenders, workloads) {
           ratios.push(run.rps / bare.rps);
           cpuRatios.push(bare.cpuUsPerReq / run.cpuUsPerReq);
         }
+        const floorRun = floor && find(run.round, workload, floor);
+        if (floorRun) floorRatios.push(run.rps / floorRun.rps);
         const peer = contender.peer && find(run.round, workload, contender.peer);
         if (peer) peerRatios.push(run.rps / peer.rps);
       }
@@ -51,6 +62,8 @@ export function summarize(runs, contenders, workloads) {
         rps: median(mine.map((r) => r.rps)),
         p99Ms: median(mine.map((r) => r.p99Ms)),
         ratioToBare: median(ratios),
+        floor,
+        ratioToFloor: median(floorRatios),
         cpuUsPerReq: median(mine.map((r) => r.cpuUsPerReq)),
         cpuRatioToBare: median(cpuRatios),
         failed: mine.reduce((sum, r) => sum + r.failed, 0),
@@ -65,27 +78,29 @@ export function summarize(runs, contenders, workloads) {
 /** The main table: one row per workload × contender. */
 export function throughputTable(rows) {
   return table(
-    ['workload', 'contender', 'req/s', '× bare', 'p99 ms', 'CPU µs/req', '× bare by CPU', 'failed'],
+    ['workload', 'contender', 'req/s', '× bare', '× floor', 'floor', 'p99 ms', 'CPU µs/req', '× bare by CPU', 'failed'],
     rows.map((r) => [
       r.workload,
       r.contender,
       fmt.int(r.rps),
       fmt.ratio(r.ratioToBare),
+      fmt.ratio(r.ratioToFloor),
+      r.floor ?? '',
       fmt.ms(r.p99Ms),
       fmt.int(r.cpuUsPerReq),
       fmt.ratio(r.cpuRatioToBare),
       String(r.failed),
     ]),
-    ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ['l', 'l', 'r', 'r', 'r', 'l', 'r', 'r', 'r', 'r'],
   );
 }
 
-/** Ratios to bare Koa, one row per contender, one column per workload (the issue's shape). */
-export function ratioMatrix(rows, workloads) {
-  const names = [...new Set(rows.map((r) => r.contender))].filter((name) => name !== 'bare');
+/** One figure per contender × workload, `pick(row)`, in the issue's shape: contenders as rows, workloads as columns. */
+export function ratioMatrix(rows, workloads, { heading = 'contender (× bare Koa, same round)', pick = (r) => r.ratioToBare, skip = ['bare'] } = {}) {
+  const names = [...new Set(rows.map((r) => r.contender))].filter((name) => !skip.includes(name));
   return table(
-    ['contender (× bare Koa, same round)', ...workloads],
-    names.map((name) => [name, ...workloads.map((w) => fmt.ratio(rows.find((r) => r.contender === name && r.workload === w)?.ratioToBare))]),
+    [heading, ...workloads],
+    names.map((name) => [name, ...workloads.map((w) => fmt.ratio(pick(rows.find((r) => r.contender === name && r.workload === w) ?? {})))]),
     ['l', ...workloads.map(() => 'r')],
   );
 }
@@ -101,6 +116,53 @@ export function peerMatrix(rows, workloads) {
       return [name, mine[0].peer, ...workloads.map((w) => fmt.ratio(mine.find((r) => r.workload === w)?.ratioToPeer))];
     }),
     ['l', 'l', ...workloads.map(() => 'r')],
+  );
+}
+
+/**
+ * The issue targets (14 and 11) on the many-users workloads, each computed from
+ * per-round pairs of runs: `ratio` is the median of a's req/s over b's, `gap`
+ * the median of (a − b) / bare, both per round. Returns
+ * [{ target, figure, met }] (met null when a figure is missing).
+ */
+export function targets(runs) {
+  const rounds = [...new Set(runs.map((r) => r.round))];
+  const get = (workload, contender, round) => runs.find((r) => r.workload === workload && r.contender === contender && r.round === round);
+  function pairs(workload, a, b, f) {
+    const values = [];
+    for (const round of rounds) {
+      const x = get(workload, a, round);
+      const y = get(workload, b, round);
+      const bare = get(workload, 'bare', round);
+      if (x && y && bare) values.push(f(x.rps, y.rps, bare.rps));
+    }
+    return median(values);
+  }
+  const ratio = (w, a, b) => pairs(w, a, b, (x, y) => x / y);
+  const gap = (w, a, b) => pairs(w, a, b, (x, y, bare) => (x - y) / bare);
+  const list = [];
+  const add = (target, value, ok, show = fmt.ratio) => list.push({ target, figure: show(value), met: Number.isFinite(value) ? ok(value) : null });
+  const signed = (value) => (Number.isFinite(value) ? `${value >= 0 ? '+' : ''}${value.toFixed(2)}` : '–');
+  for (const [name, floor] of [['kss-cookie', 'floor-signed'], ['kss-sealed', 'floor-sealed'], ['kss-map', 'floor-store'], ['kss-memory', 'floor-store']]) {
+    for (const w of ['read', 'write']) add(`${name} ${w} ≥ 0.90 × ${floor}`, ratio(w, name, floor), (v) => v >= 0.9);
+  }
+  for (const name of ['kss-cookie', 'kss-sealed', 'kss-map', 'kss-memory']) add(`${name} none ≥ 0.95 × bare`, ratio('none', name, 'bare'), (v) => v >= 0.95);
+  for (const [name, peer] of [['kss-cookie', 'koa-session-cookie'], ['kss-map', 'koa-session-map'], ['kss-redis', 'koa-session-redis']]) {
+    add(`${name} new ≥ 1.2 × ${peer}`, ratio('new', name, peer), (v) => v >= 1.2);
+    for (const w of ['read', 'write']) add(`${name} ${w} ≥ 1.5 × ${peer}`, ratio(w, name, peer), (v) => v >= 1.5);
+  }
+  add('kss-memory read within 0.05 of kss-map read (× bare, memory − map)', gap('read', 'kss-memory', 'kss-map'), (v) => v >= -0.05, signed);
+  for (const w of ['read', 'write']) add(`kss-redis ${w} ≥ 0.9 × kss-map ${w}`, ratio(w, 'kss-redis', 'kss-map'), (v) => v >= 0.9);
+  for (const w of ['new', 'write']) add(`kss-sealed ${w} within 0.05 of kss-cookie ${w} (× bare, sealed − signed)`, gap(w, 'kss-sealed', 'kss-cookie'), (v) => v >= -0.05, signed);
+  add('kss-sealed read ≥ kss-cookie read', ratio('read', 'kss-sealed', 'kss-cookie'), (v) => v >= 1);
+  return list;
+}
+
+export function targetsTable(list) {
+  return table(
+    ['target', 'figure', 'met'],
+    list.map((t) => [t.target, t.figure, t.met === null ? 'not measured' : t.met ? 'yes' : '**no**']),
+    ['l', 'r', 'l'],
   );
 }
 

@@ -1,35 +1,31 @@
 // One contender as an HTTP server on 127.0.0.1 (a free port), started by the
 // harness as its own process (pinned to a core with taskset). argv[2] is JSON:
-// { contender, workload, env }. It talks to the harness over IPC:
-//   -> { type: 'ready', port, cookie }   once listening (cookie: a valid session's Cookie header, or '')
+// { contender, workload, env, sessions }. Before it listens it creates the
+// sessions the workload needs through its own app (in process: the same Koa
+// app and middleware, without the socket) and writes their Cookie headers, one
+// a line, to env.cookieFile. It talks to the harness over IPC:
+//   -> { type: 'ready', port, cookieFile, cookies }   once listening (cookieFile null when no cookie is sent)
 //   -> { type: 'failed', reason }        when it cannot start
 //   <- { type: 'cpu' }  -> { type: 'cpu', micros, errors, firstError }
 //   <- { type: 'stop' } closes everything and exits
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { buildApp } from './app.mjs';
 import { BY_NAME } from './contenders.mjs';
-import { cookieHeader } from './cookies.mjs';
-
-/** One request to ourselves, the way the load generator will make them. */
-function selfRequest(port, cookie) {
-  return new Promise((resolve, reject) => {
-    const request = http.get({ host: '127.0.0.1', port, path: '/', headers: cookie ? { cookie } : {} }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk) => (body += chunk));
-      response.on('end', () => resolve({ status: response.statusCode, body, cookie: cookieHeader(response.headers['set-cookie']) }));
-    });
-    request.on('error', reject);
-  });
-}
+import { fakeClient } from './fake-http.mjs';
 
 async function main() {
-  const { contender: name, workload, env } = JSON.parse(process.argv[2]);
-  const built = await buildApp({ contender: BY_NAME.get(name), workload, env });
+  const { contender: name, workload, env, sessions } = JSON.parse(process.argv[2]);
+  const built = await buildApp({ contender: BY_NAME.get(name), workload, env: { ...env, sessions } });
+  const cookies = await built.prepare(fakeClient(built.app).send, sessions);
+  let cookieFile = null;
+  if (cookies.length > 0) {
+    cookieFile = env.cookieFile;
+    writeFileSync(cookieFile, `${cookies.join('\n')}\n`);
+  }
   const server = http.createServer(built.app.callback());
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address();
-  const cookie = await built.prepare((c) => selfRequest(port, c));
 
   process.on('message', async (message) => {
     if (message.type === 'cpu') {
@@ -45,7 +41,7 @@ async function main() {
       }
     }
   });
-  process.send({ type: 'ready', port, cookie });
+  process.send({ type: 'ready', port, cookieFile, cookies: cookies.length });
 }
 
 process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,169 @@
+// npm run bench:callgrind (node bench/callgrind.mjs): instructions per request
+// of the in-process micro-benchmark, counted by valgrind's callgrind. Unlike
+// time, an instruction count hardly moves with the machine's load, so it
+// compares a change before and after on a noisy VM. For each scenario
+// (contender × workload) it runs bench/micro.mjs under callgrind, which after
+// its warm-up makes N requests and then 2N, with a callgrind dump after each;
+// the figure is (Ir(2N) − Ir(N)) / N, so start-up, session creation, warm-up
+// and the dumps themselves cancel out. See bench/README.md.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { MANY_USERS, WORKLOADS } from './lib/app.mjs';
+import { BY_NAME } from './lib/contenders.mjs';
+import { ensureBuilt, snapshotDist } from './lib/package.mjs';
+
+const MICRO = fileURLToPath(new URL('./micro.mjs', import.meta.url));
+const DEFAULT_ONLY = ['bare', 'kss-cookie', 'kss-sealed', 'kss-map', 'kss-memory'];
+
+const HELP = `Usage: node bench/callgrind.mjs [options]
+
+  --only a,b         contenders (default: ${DEFAULT_ONLY.join(',')}); one valgrind process each
+  --workloads a,b    workloads (default: ${MANY_USERS.join(',')}; also ${WORKLOADS.filter((w) => !MANY_USERS.includes(w)).join(', ')})
+  --requests N       N: the figure is (Ir(2N) − Ir(N)) / N (default 2000)
+  --warmup N         warm-up requests per scenario before N (default 1000; micro.mjs's first pass adds 5×)
+  --sessions N       sessions for the many-users workloads (default 4000: above the 2,000 verified
+                     cookies the cookie store remembers, so every read verifies as with real users)
+  --no-build         do not rebuild dist/ when src/ is newer
+
+Needs valgrind (Debian/Ubuntu: apt-get install valgrind). Node runs with --single-threaded
+(no background compiler or GC threads), which keeps the counts steady.`;
+
+const { values: argv } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    workloads: { type: 'string' },
+    requests: { type: 'string' },
+    warmup: { type: 'string' },
+    sessions: { type: 'string' },
+    'no-build': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (argv.help) {
+  process.stdout.write(`${HELP}\n`);
+  process.exit(0);
+}
+function fail(message) {
+  process.stderr.write(`bench:callgrind: ${message}\n`);
+  process.exit(2);
+}
+function count(value, name, fallback) {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1) fail(`--${name} must be a whole number above 0`);
+  return number;
+}
+const requests = count(argv.requests, 'requests', 2000);
+const warmup = count(argv.warmup, 'warmup', 1000);
+const sessions = count(argv.sessions, 'sessions', 4000);
+const only = argv.only ? argv.only.split(',') : DEFAULT_ONLY;
+const workloads = argv.workloads ? argv.workloads.split(',') : MANY_USERS;
+for (const n of only) if (!BY_NAME.has(n)) fail(`unknown contender ${n}; known: ${[...BY_NAME.keys()].join(', ')}`);
+for (const w of workloads) if (!WORKLOADS.includes(w)) fail(`unknown workload ${w}; known: ${WORKLOADS.join(', ')}`);
+try {
+  execFileSync('valgrind', ['--version'], { stdio: 'ignore' });
+} catch {
+  fail('valgrind is not on PATH (Debian/Ubuntu: apt-get install valgrind)');
+}
+const buildNote = ensureBuilt({ build: argv['no-build'] !== true });
+if (buildNote) fail(`this package cannot be measured: ${buildNote}`);
+// The valgrind processes load a copy of dist/esm (KSBENCH_DIST), so a rebuild meanwhile (npm test) changes nothing.
+const removeSnapshot = snapshotDist();
+process.on('exit', removeSnapshot);
+
+/** Runs one contender's scenarios under callgrind; resolves to { 'label': Ir } from its dumps and the cases' failures. */
+function runOne(contender) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ksbench-callgrind-'));
+  const args = [
+    '--tool=callgrind',
+    `--callgrind-out-file=${path.join(dir, 'callgrind.out')}`,
+    process.execPath,
+    '--single-threaded',
+    '--expose-gc',
+    MICRO,
+    '--no-build',
+    '--callgrind',
+    '--only',
+    contender,
+    ...(contender === 'bare' ? [] : ['--no-bare']),
+    '--workloads',
+    workloads.join(','),
+    '--iterations',
+    String(requests),
+    '--warmup',
+    String(warmup),
+    '--sessions',
+    String(sessions),
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn('valgrind', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk) => (out += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk) => (err += chunk));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      try {
+        if (code !== 0) throw new Error(`valgrind exited with ${code}: ${err.trim().split('\n').slice(-5).join(' | ')}`);
+        const leftOut = /^note: left out .*$/m.exec(err);
+        if (leftOut) throw new Error(leftOut[0]);
+        const totals = {};
+        for (const file of readdirSync(dir)) {
+          const text = readFileSync(path.join(dir, file), 'utf8');
+          const trigger = /^desc: Trigger: dump (.+)$/m.exec(text)?.[1];
+          const total = /^totals: (\d+)/m.exec(text)?.[1];
+          if (trigger && total) totals[trigger.trim()] = Number(total);
+        }
+        const failed = {};
+        for (const line of out.split('\n')) {
+          if (!line.startsWith('CALLGRIND_CASE ')) continue;
+          const c = JSON.parse(line.slice('CALLGRIND_CASE '.length));
+          failed[`${c.contender} ${c.workload}`] = c.failed;
+        }
+        resolve({ totals, failed });
+      } catch (error) {
+        reject(error);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+}
+
+const started = Date.now();
+const results = [];
+for (const contender of only) {
+  process.stderr.write(`bench:callgrind: ${contender} × ${workloads.join(', ')} under valgrind…\n`);
+  try {
+    const { totals, failed } = await runOne(contender);
+    for (const workload of workloads) {
+      const key = `${contender} ${workload}`;
+      const n = totals[`N ${key}`];
+      const twice = totals[`2N ${key}`];
+      const perRequest = n !== undefined && twice !== undefined ? (twice - n) / requests : NaN;
+      results.push({ contender, workload, perRequest, failed: failed[key] ?? NaN });
+      process.stderr.write(`  ${workload.padEnd(12)} ${Number.isFinite(perRequest) ? Math.round(perRequest).toLocaleString('en-US') : '–'} instructions/request\n`);
+    }
+  } catch (error) {
+    process.stderr.write(`  ERROR ${error.message}\n`);
+    for (const workload of workloads) results.push({ contender, workload, perRequest: NaN, failed: NaN, error: error.message });
+  }
+}
+
+const fmt = (value) => (Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : '–');
+const lines = ['| workload | contender | instructions/request | over bare | non-2xx or errors |', '| --- | --- | ---: | ---: | ---: |'];
+for (const workload of workloads) {
+  const bare = results.find((r) => r.contender === 'bare' && r.workload === workload)?.perRequest ?? NaN;
+  for (const r of results.filter((x) => x.workload === workload)) {
+    lines.push(`| ${workload} | ${r.contender} | ${fmt(r.perRequest)} | ${r.contender === 'bare' ? '–' : fmt(r.perRequest - bare)} | ${Number.isFinite(r.failed) ? r.failed : '–'} |`);
+  }
+}
+process.stdout.write(
+  `\n# callgrind: instructions per request, (Ir(2N) − Ir(N)) / N with N = ${requests.toLocaleString('en-US')} ` +
+    `(after ${(warmup * 6).toLocaleString('en-US')} warm-up requests; ${sessions.toLocaleString('en-US')} users), Node ${process.version} --single-threaded; ` +
+    `${Math.round((Date.now() - started) / 1000)} s\n\n${lines.join('\n')}\n`,
+);
