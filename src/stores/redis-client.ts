@@ -2,7 +2,6 @@
 // passed in. Clients are told apart by duck typing, never by importing them:
 // both ioredis and redis (node-redis) are optional peers.
 import { createHash } from 'node:crypto';
-import type { Cluster, Redis } from 'ioredis';
 
 /**
  * A node-redis (the `redis` package, v4+) client from `createClient()`, connected by the caller.
@@ -18,8 +17,26 @@ export interface NodeRedisCluster {
   getSlotMaster(slot: number): unknown;
 }
 
+/**
+ * An ioredis (v5 or v6) `Redis` or `Cluster`. Only what RedisStore uses is listed, so a
+ * node-redis user needs no ioredis types, and any ioredis major with this shape fits.
+ */
+export interface IoredisClient {
+  call(command: string, args: string[]): Promise<unknown>;
+  pipeline?(): IoredisPipeline;
+  refreshSlotsCache?(callback?: () => void): void;
+  readonly isCluster?: boolean;
+  readonly options?: { readonly enableAutoPipelining?: boolean | undefined };
+}
+
+/** What RedisStore uses of an ioredis pipeline. */
+export interface IoredisPipeline {
+  call(command: string, args: string[]): unknown;
+  exec(): Promise<Array<[Error | null, unknown]> | null>;
+}
+
 /** Every client RedisStore accepts. */
-export type RedisClient = Redis | Cluster | NodeRedisClient | NodeRedisCluster;
+export type RedisClient = IoredisClient | NodeRedisClient | NodeRedisCluster;
 
 /**
  * Sends one command whose keys all hash to `key`'s slot. `abandoned()`, when
@@ -60,18 +77,6 @@ export interface CommandRunners {
   readonly cluster: boolean;
 }
 
-interface IoredisLike {
-  call(command: string, args: string[]): Promise<unknown>;
-  pipeline?(): IoredisPipeline;
-  refreshSlotsCache?(callback?: () => void): void;
-  isCluster?: boolean;
-  options?: { enableAutoPipelining?: boolean };
-}
-
-interface IoredisPipeline {
-  call(command: string, args: string[]): unknown;
-  exec(): Promise<Array<[Error | null, unknown]> | null>;
-}
 
 /**
  * Whether writes through `client` can be followed by a WAIT that is sure to
@@ -98,7 +103,7 @@ export function commandRunners(client: unknown, wait?: ReplicaWait): CommandRunn
   const candidate = client as Record<string, unknown>;
   if (typeof candidate.call === 'function') {
     // ioredis, single node or Cluster: Cluster routes by the command's declared keys.
-    const ioredis = client as IoredisLike;
+    const ioredis = client as IoredisClient;
     const direct: RunCommand = (_key, [command, ...args]) => ioredis.call(command as string, args);
     const pipeline = typeof ioredis.pipeline === 'function' ? ioredis.pipeline.bind(ioredis) : undefined;
     // A Cluster pipeline must stay within one slot, and a client that pipelines by itself needs no help.
@@ -185,7 +190,7 @@ const CLUSTER_RETRY_DELAY_MS = 100;
  * safe because a redirected write was not run. An ASK (a slot half-way
  * through a resharding) is not followed: that write fails.
  */
-function clusterWaitingWrite(cluster: IoredisLike, pipeline: () => IoredisPipeline, wait: ReplicaWait): RunCommand {
+function clusterWaitingWrite(cluster: IoredisClient, pipeline: () => IoredisPipeline, wait: ReplicaWait): RunCommand {
   return async (_key, args, abandoned) => {
     for (let attempt = 1; ; attempt += 1) {
       try {

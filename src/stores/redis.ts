@@ -6,7 +6,7 @@ import { PATCH_SCRIPT } from './redis-patch.lua.js';
 import { ReplicaWaitError, canWaitForReplicas, commandRunners, evalScript, script } from './redis-client.js';
 import type { CommandRunners, RedisClient, ReplicaWait, RunCommand } from './redis-client.js';
 
-export type { NodeRedisClient, NodeRedisCluster, RedisClient } from './redis-client.js';
+export type { IoredisClient, IoredisPipeline, NodeRedisClient, NodeRedisCluster, RedisClient } from './redis-client.js';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
