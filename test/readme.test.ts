@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -313,6 +314,18 @@ describe('README.md examples', { timeout: 240_000 }, () => {
     assert.notEqual(intro, -1);
     const block = /```sql\n([\s\S]*?)```/.exec(README.slice(intro));
     assert.equal(block?.[1], postgresTableSql());
+  });
+
+  it('the stores the README says have the user index (indexBy) are exactly those that do', async () => {
+    const claim = /today\s+((?:\*\*`\w+`\*\*(?:,\s+|\s+and\s+)?)+)\s+have them/.exec(README);
+    assert.ok(claim, 'README: "today **`A`** and **`B`** have them" in the section on a user\'s sessions');
+    const claimed = [...claim[1]!.matchAll(/`(\w+)`/g)].map((match) => match[1]!).sort();
+    const entry = (file: string) => import(pathToFileURL(join(app, 'node_modules', 'koa-session-store', 'dist', 'esm', file)).href) as Promise<Record<string, unknown>>;
+    const entries = await Promise.all(['index.js', 'sqlite.js', 'redis.js', 'postgres.js', 'mysql.js'].map(entry));
+    const stores = Object.assign({}, ...entries) as Record<string, { prototype: { indexSession?: unknown } }>;
+    const names = ['MemoryStore', 'SqliteStore', 'RedisStore', 'PostgresStore', 'MysqlStore'];
+    const indexed = names.filter((name) => typeof stores[name]!.prototype.indexSession === 'function').sort();
+    assert.deepEqual(claimed, indexed);
   });
 
   for (const block of tested.filter((candidate) => candidate.run !== undefined)) {
