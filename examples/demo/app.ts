@@ -26,7 +26,7 @@ export interface DemoAppOptions {
   /** Part of the cookie name, so demos on two ports keep apart. */
   readonly port: number;
   /** Session lifetime in ms; null for a cookie that ends with the browser session. @default one day */
-  readonly maxAge?: number | null;
+  readonly maxAge?: number | null | undefined;
 }
 
 export interface DemoApp {
@@ -115,11 +115,9 @@ export function createDemoApp(options: DemoAppOptions): DemoApp {
       ctx.session.views = views;
       (ctx.state as { sid?: string }).sid = ctx.sessionId;
       const user = ctx.session.userId;
-      let devices: readonly UserSession[] | string;
-      if (!serverSide) devices = 'A cookie session lives only in its browser: the server cannot list or end it. Pick a server store (SESSION_STORE=memory, sqlite, redis, postgres or mysql).';
-      else if (!indexed) devices = `This store has no user index yet (no listIndexed method), so it cannot list a user's sessions.`;
-      else if (user === undefined) devices = 'Log in (in several browsers, or a private window) to see each of your sessions here.';
-      else devices = await ctx.listSessions();
+      // The panel appears only when the store keeps a user index (indexBy needs listIndexed and co.).
+      let devices: readonly UserSession[] | string | undefined;
+      if (indexed) devices = user === undefined ? 'Log in (in several browsers, or a private window) to see each of your sessions here.' : await ctx.listSessions();
       const from = ctx.query.from;
       const revoked = ctx.query.revoked;
       const shownData = JSON.stringify(ctx.session, (key, value: unknown) => (typeof value === 'string' && value.length > 120 ? `${value.slice(0, 40)}… (${value.length} characters)` : value), 2);
@@ -155,7 +153,9 @@ export function createDemoApp(options: DemoAppOptions): DemoApp {
       ctx.redirect(`/?from=${before}`);
     },
     'POST /logout': (ctx) => {
-      ctx.session = null;
+      // Only a logged-in session ends here: a request without one (a cross-site form, whose cookie SameSite=Lax
+      // kept back) would otherwise answer with a removal cookie that logs the user out all the same.
+      if (ctx.session.userId !== undefined) ctx.session = null;
       ctx.redirect('/');
     },
     'POST /devices/revoke': async (ctx) => {
