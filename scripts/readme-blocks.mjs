@@ -6,6 +6,7 @@
 //   import Koa from 'koa';
 //   -->                                     hidden code put before the block
 //   <!-- readme-test: postamble ... -->     hidden code put after the block
+//   <!-- readme-test: preamble app -->      a named one: see NAMED below
 //   <!-- readme-test: run NAME -->          also executed as an app; NAME picks its checks in the test
 //   <!-- readme-test: esm-only (why) -->    not type-checked as CommonJS (top-level await, …)
 //   <!-- readme-test: cjs-only (why) -->    type-checked as CommonJS only (require, import = require)
@@ -17,6 +18,31 @@ import { fileURLToPath } from 'node:url';
 
 const FENCE = /^```(\w*)\s*$/;
 const DIRECTIVE = /^<!--\s*readme-test:\s*(skip|preamble|postamble|run|esm-only|cjs-only)\b([\s\S]*?)-->$/;
+
+/** Hidden code most fragments share, named in a one-word preamble or postamble. */
+export const NAMED = {
+  // `app`, as the README says: "your Koa application with app.keys set".
+  app: `import Koa from 'koa';
+const app = new Koa();
+app.keys = ['a long random secret'];`,
+  // The quick start's view counter, then listen: makes a store fragment a complete app to run.
+  counter: `app.use((ctx) => {
+  const n = ((ctx.session.views as number | undefined) ?? 0) + 1;
+  ctx.session.views = n;
+  ctx.body = \`\${n} views\`;
+});
+app.listen(3000);`,
+};
+
+function amble(directive, line) {
+  if (directive === undefined) return '';
+  const text = directive.arg.replace(/^\n/, '');
+  if (/^\w+$/.test(text)) {
+    if (!(text in NAMED)) throw new Error(`README.md:${line}: unknown named ${directive.kind} ${text} (known: ${Object.keys(NAMED).join(', ')})`);
+    return NAMED[text];
+  }
+  return text;
+}
 
 /** The blocks of `markdown`: `{ line, lang, code, skip, preamble, postamble, run, esmOnly }`. */
 export function readmeBlocks(markdown) {
@@ -46,8 +72,8 @@ export function readmeBlocks(markdown) {
           lang,
           code: body.join('\n'),
           skip: find('skip')?.arg,
-          preamble: find('preamble')?.arg.replace(/^\n/, '') ?? '',
-          postamble: find('postamble')?.arg.replace(/^\n/, '') ?? '',
+          preamble: amble(find('preamble'), start),
+          postamble: amble(find('postamble'), start),
           run: find('run')?.arg,
           esmOnly: find('esm-only') !== undefined,
           cjsOnly: find('cjs-only') !== undefined,

@@ -316,6 +316,16 @@ describe('README.md examples', { timeout: 240_000 }, () => {
     assert.equal(block?.[1], postgresTableSql());
   });
 
+  it('the Performance section quotes the run kept in bench/results/latest.json, with its command, commit and date', async () => {
+    const { LATEST, performanceInReadme, performanceMarkdown } = (await import(pathToFileURL(join(ROOT, 'scripts', 'readme-performance.mjs')).href)) as {
+      LATEST: string;
+      performanceInReadme: (readme: string) => string | undefined;
+      performanceMarkdown: (json: string) => string;
+    };
+    assert.ok(existsSync(LATEST), `${LATEST} is missing: run npm run bench -- --latest, then node scripts/readme-performance.mjs --write`);
+    assert.equal(performanceInReadme(README), performanceMarkdown(readFileSync(LATEST, 'utf8')), 'run node scripts/readme-performance.mjs --write');
+  });
+
   it('the stores the README says have the user index (indexBy) are exactly those that do', async () => {
     const claim = /today\s+((?:\*\*`\w+`\*\*(?:,\s+|\s+and\s+)?)+)\s+have them/.exec(README);
     assert.ok(claim, 'README: "today **`A`** and **`B`** have them" in the section on a user\'s sessions');
