@@ -1,24 +1,28 @@
-import type BetterSqlite3 from 'better-sqlite3';
 import { debug } from '../debug.js';
-import type { SessionPatch, SessionStore } from '../store.js';
+import type { IndexedSession, SessionPatch, SessionStore } from '../store.js';
 import { patchJsonText } from './patch-text.js';
+// The entry check is the same for every store's index; it lives beside the first store that had one.
+import { entryProblem } from './redis-index.js';
 import { describe, expiryIndexName, intervalOf, quoteIdentifier, ttlOf } from './sql-common.js';
-import { sqliteStatementsSql, sqliteTableSql } from './sqlite-sql.js';
+import { connect, openFile, type Connection, type SqliteDatabase, type Statement, type ValueStatement } from './sqlite-driver.js';
+import { entryOf, exactText } from './sqlite-index.js';
+import { sqliteDerivedName, sqliteStatementsSql, sqliteTableSql, type SqliteNames } from './sqlite-sql.js';
 
-/** An open better-sqlite3 database. */
-export type SqliteDatabase = BetterSqlite3.Database;
+export type { SqliteDatabase } from './sqlite-driver.js';
 
 interface SqliteStoreCommonOptions {
   /**
    * Name of the table holding one row per session (`sid`, `data`, `expires_at`);
-   * created with an index on `expires_at` when missing. Letters, digits and `_`.
+   * created with an index on `expires_at` when missing, beside `<table>_users`,
+   * the users' index of sessions (option `indexBy`). Letters, digits and `_`.
    * @default 'sessions'
    */
   table?: string;
   /**
    * Milliseconds between sweeps that delete expired rows (expired rows are
-   * never loaded in the meantime). `0` turns the sweep off. The timer is
-   * `unref()`ed, so it never keeps the process alive.
+   * never loaded in the meantime), and the users' index rows of sessions that
+   * expired or are gone. `0` turns the sweep off. The timer is `unref()`ed, so
+   * it never keeps the process alive.
    * @default 300000
    */
   sweepInterval?: number;
@@ -37,27 +41,34 @@ export type SqliteStoreOptions = SqliteStoreCommonOptions &
       }
     | {
         /**
-         * A database you opened with `better-sqlite3`. The store uses it as it
-         * is (its journal mode included) and never closes it.
+         * A database you opened, with `better-sqlite3` (`new Database(path)`)
+         * or with Node's built-in `node:sqlite` (`new DatabaseSync(path)`,
+         * Node 22.5+, no native build). The store uses it as it is (its journal
+         * mode and busy timeout included) and never closes it.
          */
         db: SqliteDatabase;
         path?: never;
       }
   );
 
-type Params = Record<string, string | number | null>;
-type Statement = BetterSqlite3.Statement<[Params]>;
 /** Reads the live row, applies the patch and writes it back; false when there was no live row. */
 type PatchTransaction = (sid: string, patch: SessionPatch, expiresAt: number | null) => boolean;
+/** Upserts a user's entry of a live session; false, having written nothing, when the session is missing or expired. */
+type IndexTransaction = (user: string | Uint8Array, entry: IndexedSession) => boolean;
 
 interface Prepared {
-  readonly db: SqliteDatabase;
-  readonly load: Statement;
+  readonly db: Connection;
+  readonly load: ValueStatement;
   readonly save: Statement;
   readonly remove: Statement;
   readonly touch: Statement;
   readonly patch: PatchTransaction;
   readonly sweep: Statement;
+  readonly index: IndexTransaction;
+  readonly unindex: Statement;
+  readonly list: Statement;
+  readonly sweepIndexUpTo: ValueStatement;
+  readonly sweepIndex: Statement;
 }
 
 const STORE = 'SqliteStore';
@@ -67,12 +78,30 @@ const SWEEP_BATCH = 1000;
 
 /**
  * Keeps sessions in an SQLite database through `better-sqlite3` (12.x; install
- * it yourself): one row per session in a table (default `sessions`) with the
+ * it yourself) or, for a database you pass as `db`, Node's built-in
+ * `node:sqlite`: one row per session in a table (default `sessions`) with the
  * exact JSON string and `expires_at` (ms since the epoch, NULL for never),
  * indexed. Durable on one machine: sessions survive a restart. Expired rows
  * are invisible to `load` and deleted by a periodic sweep. `patch` reads and
  * rewrites the row in one IMMEDIATE transaction, so concurrent requests of one
  * session keep each other's writes, even across processes sharing the file.
+ *
+ * For the `indexBy` option it keeps a second table, `<table>_users`, created
+ * with the first when missing (table names too long for 63 characters are
+ * shortened with a hash, as the expiry index's are):
+ *
+ * ```sql
+ * CREATE TABLE IF NOT EXISTS "sessions_users" (
+ *   user_id TEXT NOT NULL,        -- a BLOB of the id's JSON when it has a lone surrogate or U+0000
+ *   sid TEXT NOT NULL,
+ *   created_at INTEGER NOT NULL,
+ *   last_active_at INTEGER NOT NULL,
+ *   expires_at INTEGER,           -- NULL: never
+ *   user_agent TEXT NOT NULL,     -- as user_id
+ *   PRIMARY KEY (user_id, sid)
+ * );
+ * CREATE INDEX IF NOT EXISTS "sessions_users_sid" ON "sessions_users" (sid);
+ * ```
  *
  * @example
  * ```ts
@@ -88,6 +117,16 @@ const SWEEP_BATCH = 1000;
  * const db = new Database('./app.db');
  * db.pragma('journal_mode = WAL');
  * const store = new SqliteStore({ db, table: 'web_sessions' });
+ * ```
+ *
+ * @example With Node's built-in SQLite (Node 22.5+; 22.5 to 22.12 need `--experimental-sqlite`)
+ * ```ts
+ * import { DatabaseSync } from 'node:sqlite';
+ *
+ * const db = new DatabaseSync('./sessions.db');
+ * // What the store sets on a file it opens itself; a database you pass is used as it is.
+ * db.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000');
+ * const store = new SqliteStore({ db });
  * ```
  */
 export class SqliteStore implements SessionStore {
@@ -110,21 +149,29 @@ export class SqliteStore implements SessionStore {
     const { path, db } = options as { path?: unknown; db?: unknown };
     if ((path === undefined) === (db === undefined)) {
       throw new TypeError(
-        'koa-session-store: SqliteStore needs exactly one of the options path (a file to open) and db (a better-sqlite3 database you opened)',
+        'koa-session-store: SqliteStore needs exactly one of the options path (a file to open) and db (a better-sqlite3 or node:sqlite database you opened)',
       );
     }
-    const table = quoteIdentifier(STORE, 'table', options.table ?? DEFAULTS.table);
-    const index = expiryIndexName(options.table ?? DEFAULTS.table);
+    const tableName = options.table ?? DEFAULTS.table;
+    const names: SqliteNames = {
+      table: quoteIdentifier(STORE, 'table', tableName),
+      index: expiryIndexName(tableName),
+      users: sqliteDerivedName(tableName, '_users'),
+      usersSid: sqliteDerivedName(tableName, '_users_sid'),
+    };
     const sweepInterval = intervalOf(STORE, 'sweepInterval', options.sweepInterval, DEFAULTS.sweepInterval);
-    this.table = options.table ?? DEFAULTS.table;
+    this.table = tableName;
 
     if (db !== undefined) {
-      if (db === null || typeof db !== 'object' || typeof (db as { prepare?: unknown }).prepare !== 'function') {
-        throw new TypeError(`koa-session-store: option db of SqliteStore must be an open better-sqlite3 Database, got ${describe(db)}`);
+      const connection = connect(db);
+      if (connection === undefined) {
+        throw new TypeError(
+          `koa-session-store: option db of SqliteStore must be an open better-sqlite3 Database or node:sqlite DatabaseSync, got ${describe(db)}`,
+        );
       }
       this.#owned = false;
       // Synchronous, so a closed or read-only database fails right here, where the store is made.
-      this.#prepared = prepare(db as SqliteDatabase, table, index);
+      this.#prepared = prepare(connection, names);
       this.#ready = Promise.resolve(this.#prepared);
     } else {
       if (typeof path !== 'string' || path === '') {
@@ -134,7 +181,7 @@ export class SqliteStore implements SessionStore {
       this.#ready = openFile(path).then((opened) => {
         try {
           if (this.#closed) throw new Error('koa-session-store: this SqliteStore was closed before its database opened');
-          this.#prepared = prepare(opened, table, index);
+          this.#prepared = prepare(opened, names);
           return this.#prepared;
         } catch (error) {
           opened.close();
@@ -156,7 +203,7 @@ export class SqliteStore implements SessionStore {
   /** The stored JSON string, or null when the row is missing or expired. */
   load(sid: string): string | null | Promise<string | null> {
     return this.#call((prepared) => {
-      const data = prepared.load.get({ sid: idOf(sid), now: Date.now() });
+      const data = prepared.load.value({ sid: idOf(sid), now: Date.now() });
       return typeof data === 'string' ? data : null;
     });
   }
@@ -197,8 +244,45 @@ export class SqliteStore implements SessionStore {
   }
 
   /**
-   * Deletes every expired row now, in batches, and resolves to how many went.
-   * The periodic sweep calls this; call it yourself when `sweepInterval` is 0.
+   * Upserts `entry` into `userId`'s rows of `<table>_users` in one IMMEDIATE
+   * transaction: a known session keeps its `createdAt` and `userAgent`, the
+   * user's expired entries are deleted, and so is the session's entry under
+   * another user. False, having written nothing, when the session is missing
+   * or expired, so a session removed meanwhile is never indexed.
+   */
+  indexSession(userId: string, entry: IndexedSession): boolean | Promise<boolean> {
+    return this.#call((prepared) => {
+      const problem = entryProblem(entry);
+      if (problem !== undefined) throw new TypeError(`koa-session-store: SqliteStore.indexSession: ${problem}`);
+      return prepared.index(userKey(userId), entry);
+    });
+  }
+
+  /** Deletes `sid`'s row from `userId`'s entries; a missing one is fine. */
+  unindexSession(userId: string, sid: string): void | Promise<void> {
+    return this.#call((prepared) => {
+      prepared.unindex.run({ user: userKey(userId), sid: idOf(sid) });
+    });
+  }
+
+  /** `userId`'s entries, in no order; entries of sessions that expired or were removed may be among them. */
+  listIndexed(userId: string): IndexedSession[] | Promise<IndexedSession[]> {
+    return this.#call((prepared) => {
+      const entries: IndexedSession[] = [];
+      for (const row of prepared.list.all({ user: userKey(userId) })) {
+        const entry = entryOf(row);
+        if (entry !== undefined) entries.push(entry);
+      }
+      return entries;
+    });
+  }
+
+  /**
+   * Deletes every expired row now, in batches, and resolves to how many went;
+   * then deletes the users' index rows of sessions that expired or are gone
+   * (a process that stopped between removing a session and unindexing it),
+   * walking the index in batches. The periodic sweep calls this; call it
+   * yourself when `sweepInterval` is 0.
    */
   async sweep(): Promise<number> {
     if (this.#sweeping) return 0;
@@ -207,11 +291,20 @@ export class SqliteStore implements SessionStore {
       const prepared = await this.#open();
       let deleted = 0;
       for (;;) {
-        if (this.#closed) break;
-        const { changes } = prepared.sweep.run({ now: Date.now(), limit: SWEEP_BATCH });
+        if (this.#closed) return deleted;
+        const changes = prepared.sweep.run({ now: Date.now(), limit: SWEEP_BATCH });
         deleted += changes;
         if (changes < SWEEP_BATCH) break;
-        await new Promise((resolve) => setImmediate(resolve));
+        await yieldToEventLoop();
+      }
+      let after = 0;
+      for (;;) {
+        if (this.#closed) return deleted;
+        const upTo = prepared.sweepIndexUpTo.value({ after, limit: SWEEP_BATCH });
+        if (typeof upTo !== 'number') break;
+        prepared.sweepIndex.run({ after, upTo, now: Date.now() });
+        after = upTo;
+        await yieldToEventLoop();
       }
       return deleted;
     } finally {
@@ -235,11 +328,11 @@ export class SqliteStore implements SessionStore {
     } catch {
       return; // Never opened: nothing to close.
     }
-    if (prepared.db.open) prepared.db.close();
+    prepared.db.close();
   }
 
   /**
-   * Runs `work` on the prepared statements. better-sqlite3 is synchronous, so
+   * Runs `work` on the prepared statements. Both drivers are synchronous, so
    * once the database is open the answer is a plain value (or a thrown error),
    * which the middleware uses without a promise or a timer; only calls made
    * while a `path` is still opening get a promise.
@@ -263,64 +356,70 @@ function closedError(): Error {
   return new Error('koa-session-store: this SqliteStore is closed; create a new SqliteStore to use the database again');
 }
 
-/** Loads better-sqlite3 only now, so that nobody who does not use SQLite needs it installed. */
-async function openFile(path: string): Promise<SqliteDatabase> {
-  let Database: typeof BetterSqlite3;
-  try {
-    // A dynamic import resolves from this file in the ES module build and becomes require() in the CommonJS one.
-    Database = (await import('better-sqlite3')).default;
-  } catch (error) {
-    throw new Error('koa-session-store: SqliteStore needs the better-sqlite3 package; install it with `npm install better-sqlite3@12`', {
-      cause: error,
-    });
-  }
-  let db: SqliteDatabase;
-  try {
-    db = new Database(path);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new Error(`koa-session-store: SqliteStore could not open the database file ${JSON.stringify(path)} (${reason}); check the path and its permissions`, {
-      cause: error,
-    });
-  }
-  try {
-    // WAL lets readers go on while a write commits, and survives a crash with every committed write.
-    db.pragma('journal_mode = WAL');
-  } catch (error) {
-    db.close();
-    throw error;
-  }
-  return db;
-}
-
-/** Creates the table if missing and prepares every statement once. */
-function prepare(db: SqliteDatabase, table: string, index: string): Prepared {
-  db.exec(sqliteTableSql(table, index));
-  const sql = sqliteStatementsSql(table);
-  // pluck: load answers the data column's value itself, not a row object.
-  const load = db.prepare<[Params]>(sql.load).pluck();
-  const rewrite = db.prepare<[Params]>(sql.rewrite);
+/** Creates the tables if missing and prepares every statement once. */
+function prepare(db: Connection, names: SqliteNames): Prepared {
+  db.exec(sqliteTableSql(names));
+  const sql = sqliteStatementsSql(names);
+  const load = db.prepareValue(sql.load);
+  const rewrite = db.prepare(sql.rewrite);
   // The patch is computed in JavaScript, not with SQLite's JSON functions: they decode a key such as "\ud800"
   // to bytes that are not UTF-8, so "\ud800" and "\ud801" came back as one key. IMMEDIATE takes the write
   // lock before the read, so no other connection (another process on the file) writes the row in between;
   // a deferred transaction could instead fail to upgrade its lock after the read.
-  const patch = db.transaction((sid: string, change: SessionPatch, expiresAt: number | null): boolean => {
-    const current: unknown = load.get({ sid, now: Date.now() });
+  const patch = db.immediate((sid: string, change: SessionPatch, expiresAt: number | null): boolean => {
+    const current = load.value({ sid, now: Date.now() });
     if (typeof current !== 'string') return false;
     // Unchanged since the middleware loaded it: the whole new text is the patched text, no scan needed.
     const data = typeof change.result === 'string' && change.base === current ? change.result : patchJsonText(STORE, current, change);
     rewrite.run({ sid, data, expiresAt });
     return true;
-  }).immediate;
+  });
+  const alive = db.prepareValue(sql.alive);
+  const dropExpired = db.prepare(sql.dropExpired);
+  const dropForeign = db.prepare(sql.dropForeign);
+  const upsert = db.prepare(sql.upsert);
+  // One transaction, so a session removed by another process between the check and the write stays out.
+  const index = db.immediate((user: string | Uint8Array, entry: IndexedSession): boolean => {
+    const now = Date.now();
+    if (alive.value({ sid: entry.sid, now }) === undefined) return false;
+    dropExpired.run({ user, now });
+    dropForeign.run({ user, sid: entry.sid });
+    upsert.run({
+      user,
+      sid: entry.sid,
+      createdAt: entry.createdAt,
+      lastActiveAt: entry.lastActiveAt,
+      expiresAt: entry.expiresAt,
+      userAgent: exactText(entry.userAgent),
+    });
+    return true;
+  });
   return {
     db,
     load,
-    save: db.prepare<[Params]>(sql.save),
-    remove: db.prepare<[Params]>(sql.remove),
-    touch: db.prepare<[Params]>(sql.touch),
+    save: db.prepare(sql.save),
+    remove: db.prepare(sql.remove),
+    touch: db.prepare(sql.touch),
     patch,
-    sweep: db.prepare<[Params]>(sql.sweep),
+    sweep: db.prepare(sql.sweep),
+    index,
+    unindex: db.prepare(sql.unindex),
+    list: db.prepare(sql.list),
+    sweepIndexUpTo: db.prepareValue(sql.sweepIndexUpTo),
+    sweepIndex: db.prepare(sql.sweepIndex),
   };
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** A user id as the index's user_id column keeps it exactly. */
+function userKey(userId: string): string | Uint8Array {
+  if (typeof userId !== 'string') {
+    throw new TypeError(`koa-session-store: a user id must be a string, got ${describe(userId)}`);
+  }
+  return exactText(userId);
 }
 
 function idOf(sid: string): string {
