@@ -306,6 +306,19 @@ describe('README.md examples', { timeout: 240_000 }, () => {
     const [esm, cjs] = await Promise.all([check('tsconfig.json'), check('tsconfig.cjs.json')]);
     const output = readable(esm.stdout + esm.stderr + cjs.stdout + cjs.stderr);
     assert.deepEqual([esm.status, cjs.status], [0, 0], `tsc found errors in README examples (ESM, CommonJS):\n${output}`);
+  });
+
+  // TypeScript 7 (the native preview) too, when it is installed (npm install --save-dev @typescript/native-preview).
+  const tsgo = join(ROOT, 'node_modules', '@typescript', 'native-preview', 'bin', 'tsgo');
+  it('every block also compiles with TypeScript 7 (tsgo)', { skip: existsSync(tsgo) ? false : '@typescript/native-preview is not installed' }, async () => {
+    const check = (project: string) =>
+      new Promise<{ status: number; output: string }>((done) => {
+        execFile(process.execPath, [tsgo, '-p', join(app, project), '--noEmit', '--pretty', 'false'], { cwd: app, encoding: 'utf8' }, (error, stdout, stderr) =>
+          done({ status: error ? 1 : 0, output: stdout + stderr }),
+        );
+      });
+    const [esm, cjs] = await Promise.all([check('tsconfig.json'), check('tsconfig.cjs.json')]);
+    assert.deepEqual([esm.status, cjs.status], [0, 0], `tsgo found errors in README examples (ESM, CommonJS):\n${readable(esm.output + cjs.output)}`);
     assert.ok(tested.length >= 20, `only ${tested.length} blocks found`);
   });
 
