@@ -182,7 +182,8 @@ export function createDemoApp(options: DemoAppOptions): DemoApp {
       data.itemsReset = Date.now(); // makes sure the session exists before the parallel writes
       ctx.body = { ok: true };
     } else if (ctx.method === 'POST' && /^\/items\/\d{1,2}$/.test(path)) {
-      data[`item${path.slice('/items/'.length)}`] = new Date().toISOString();
+      const n = Number(path.slice('/items/'.length));
+      data[`item${n}`] = `from fetch ${n}`;
       ctx.body = { ok: true };
     } else if (ctx.method === 'GET' && path === '/items') {
       ctx.body = { kept: itemKeys(data).length };

@@ -21,36 +21,38 @@ export interface PageModel {
   readonly loginFrom: string | undefined;
   readonly notice: string | undefined;
   readonly dataJson: string;
-  /** undefined: this store cannot list a user's sessions; the string says why. */
-  readonly devices: readonly UserSession[] | string;
+  /** The user's sessions, or why there are none to show; undefined when the store cannot list them (no panel then). */
+  readonly devices: readonly UserSession[] | string | undefined;
   readonly serverSide: boolean;
 }
 
 function when(ms: number | null): string {
-  return ms === null ? 'never' : new Date(ms).toUTCString().replace(' GMT', ' UTC');
+  return ms === null ? 'never' : `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
 /** "Chrome 131 on Linux" from a User-Agent, or the start of it. */
 function device(userAgent: string): string {
-  const browser = /(HeadlessChrome|Chrome|Firefox|Safari|curl)\/(\d+)/.exec(userAgent);
-  const os = /(Windows|Mac OS X|Android|iPhone|Linux)/.exec(userAgent);
-  if (browser === null) return userAgent.slice(0, 40) || 'unknown browser';
-  return `${browser[1]} ${browser[2]}${os === null ? '' : ` on ${os[1]}`}`;
+  const chromeLike = /(HeadlessChrome|Edg|Chrome|Firefox|curl)\/(\d+)/.exec(userAgent);
+  const safari = /Version\/(\d+).*Safari\//.exec(userAgent);
+  const browser = chromeLike === null ? (safari === null ? undefined : `Safari ${safari[1]}`) : `${chromeLike[1]} ${chromeLike[2]}`;
+  const os = /(iPhone|iPad|Android|Windows|Mac OS X|Linux)/.exec(userAgent);
+  if (browser === undefined) return userAgent.slice(0, 40) || 'unknown browser';
+  return `${browser}${os === null ? '' : ` on ${os[1]}`}`;
 }
 
-function devicesPanel(model: PageModel): string {
-  if (typeof model.devices === 'string') return `<p class="muted">${escapeHtml(model.devices)}</p>`;
-  if (model.devices.length === 0) return '<p class="muted">No sessions listed yet.</p>';
-  const rows = model.devices
+function devicesPanel(devices: readonly UserSession[] | string): string {
+  if (typeof devices === 'string') return `<p class="muted">${escapeHtml(devices)}</p>`;
+  if (devices.length === 0) return '<p class="muted">No sessions listed yet.</p>';
+  const rows = devices
     .map(
       (entry) => `<li class="device${entry.current ? ' current' : ''}">
   <div><strong>${escapeHtml(device(entry.userAgent))}</strong>${entry.current ? ' <span class="tag">this browser</span>' : ''}
-  <div class="muted small">signed in ${escapeHtml(when(entry.createdAt))} · last active ${escapeHtml(when(entry.lastActiveAt))}</div></div>
+  <div class="muted small">signed in ${escapeHtml(when(entry.createdAt))} · active ${escapeHtml(when(entry.lastActiveAt))}</div></div>
   <form method="post" action="/devices/revoke"><input type="hidden" name="handle" value="${escapeHtml(entry.handle)}"><button class="small-button">log out this device</button></form>
 </li>`,
     )
     .join('\n');
-  const others = model.devices.length > 1;
+  const others = devices.length > 1;
   return `<ul class="devices">${rows}</ul>
 <form method="post" action="/devices/revoke-others"><button${others ? '' : ' disabled'}>log out other devices</button></form>`;
 }
@@ -71,14 +73,14 @@ h2 { margin: 0 0 10px; font-size: 13px; letter-spacing: .06em; text-transform: u
 .muted { color: var(--muted); }
 .small { font-size: 13px; }
 code, pre { font: 12.5px/1.45 ui-monospace, "DejaVu Sans Mono", Menlo, monospace; }
-pre { margin: 0; background: #f6f8fb; border: 1px solid var(--line); border-radius: 6px; padding: 10px; white-space: pre-wrap; word-break: break-all; max-height: 260px; overflow: auto; }
+pre { margin: 0; background: #f6f8fb; border: 1px solid var(--line); border-radius: 6px; padding: 10px; white-space: pre-wrap; word-break: break-all; max-height: 330px; overflow: auto; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: 4px 14px; margin: 0; }
 dt { color: var(--muted); }
 dd { margin: 0; min-width: 0; overflow-wrap: anywhere; }
 button { font: inherit; font-size: 14px; padding: 6px 14px; border-radius: 6px; border: 1px solid var(--accent); background: var(--accent); color: #fff; cursor: pointer; }
 button[disabled] { opacity: .45; cursor: default; }
 button.secondary, .small-button { background: #fff; color: var(--accent); }
-.small-button { font-size: 12.5px; padding: 3px 10px; }
+.small-button { font-size: 12.5px; padding: 3px 10px; white-space: nowrap; }
 input[type=text] { font: inherit; padding: 5px 9px; border: 1px solid #c9d0dc; border-radius: 6px; width: 150px; }
 form { display: inline; margin: 0; }
 .row { display: flex; gap: 10px; align-items: center; flex-wrap: wrap; margin-top: 12px; }
@@ -88,7 +90,7 @@ form { display: inline; margin: 0; }
 .cookie .attrs { color: var(--muted); font-size: 12px; margin-top: 4px; }
 .devices { list-style: none; margin: 0 0 12px; padding: 0; }
 .device { display: flex; justify-content: space-between; align-items: center; gap: 10px; padding: 8px 0; border-bottom: 1px solid var(--line); }
-.tag { background: #e8edfc; color: var(--accent); font-size: 12px; border-radius: 999px; padding: 1px 8px; }
+.tag { white-space: nowrap; background: #e8edfc; color: var(--accent); font-size: 12px; border-radius: 999px; padding: 1px 8px; }
 .results { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; margin: 12px 0; }
 .result { border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; }
 .result .count { font-size: 28px; font-weight: 700; }
@@ -150,10 +152,10 @@ export function renderPage(model: PageModel): string {
   <div id="set-cookie">${SET_COOKIE_SLOT}</div>
   <p class="small muted" style="margin-bottom:0">Page scripts see <code>document.cookie</code> = <code id="document-cookie">…</code> (the cookie is HttpOnly).</p>
 </section>
-<section>
+${model.devices === undefined ? '' : `<section>
   <h2>Your devices</h2>
-  ${devicesPanel(model)}
-</section>
+  ${devicesPanel(model.devices)}
+</section>`}
 <section>
   <h2>Too big for a cookie</h2>
   <p class="small">${tooBig}</p>
@@ -186,7 +188,7 @@ document.getElementById('add-items').addEventListener('click', async (event) => 
   const [main, compare] = await Promise.all([tenWrites('/'), tenWrites('/compare/')]);
   show('result-main', main);
   show('result-compare', compare);
-  document.getElementById('data').textContent = await (await fetch('/data')).text();
+  document.getElementById('data').textContent = JSON.stringify(await (await fetch('/data')).json(), null, 2);
   event.target.disabled = false;
   document.body.dataset.itemsDone = 'yes';
 });
