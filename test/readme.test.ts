@@ -322,6 +322,20 @@ describe('README.md examples', { timeout: 240_000 }, () => {
     assert.ok(tested.length >= 20, `only ${tested.length} blocks found`);
   });
 
+  it('every link to a section (#anchor) and to a file of the repository resolves', () => {
+    const outside = README.replace(/```[\s\S]*?```/g, '');
+    const slugs = new Set(
+      [...outside.matchAll(/^#{1,6} (.+)$/gm)].map((match) =>
+        match[1]!.toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-'),
+      ),
+    );
+    const anchors = [...outside.matchAll(/\]\(#([^)]+)\)/g)].map((match) => match[1]!);
+    assert.deepEqual(anchors.filter((anchor) => !slugs.has(anchor)), [], 'links to sections that do not exist');
+    const files = [...outside.matchAll(/\]\((?!https?:|#)([^)#]+)\)/g)].map((match) => match[1]!);
+    const exempt = new Set(['bench/results/latest.svg', 'bench/results/latest.json']); // checked by the Performance test
+    assert.deepEqual(files.filter((file) => !exempt.has(file) && !existsSync(join(ROOT, file))), [], 'links to files that do not exist');
+  });
+
   it("the postgresTableSql() block shows exactly the function's output", () => {
     const intro = README.indexOf('postgresTableSql(schema, table)');
     assert.notEqual(intro, -1);
