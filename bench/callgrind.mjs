@@ -23,10 +23,12 @@ const HELP = `Usage: node bench/callgrind.mjs [options]
 
   --only a,b         contenders (default: ${DEFAULT_ONLY.join(',')}); one valgrind process each
   --workloads a,b    workloads (default: ${MANY_USERS.join(',')}; also ${WORKLOADS.filter((w) => !MANY_USERS.includes(w)).join(', ')})
-  --requests N       N: the figure is (Ir(2N) − Ir(N)) / N (default 2000)
-  --warmup N         warm-up requests per scenario before N (default 1000; micro.mjs's first pass adds 5×)
-  --sessions N       sessions for the many-users workloads (default 4000: above the 2,000 verified
+  --requests N       N: the figure is (Ir(2N) − Ir(N)) / N (default 1000)
+  --warmup N         warm-up requests per scenario before N (default 500; micro.mjs's first pass adds 5×)
+  --sessions N       sessions for the many-users workloads (default 2500: above the 2,000 verified
                      cookies the cookie store remembers, so every read verifies as with real users)
+  --jobs N           valgrind processes at once (default: the number of cores); counts do not
+                     depend on the machine's load, so running them side by side changes nothing
   --no-build         do not rebuild dist/ when src/ is newer
 
 Needs valgrind (Debian/Ubuntu: apt-get install valgrind). Node runs with --single-threaded
@@ -39,6 +41,7 @@ const { values: argv } = parseArgs({
     requests: { type: 'string' },
     warmup: { type: 'string' },
     sessions: { type: 'string' },
+    jobs: { type: 'string' },
     'no-build': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -57,9 +60,10 @@ function count(value, name, fallback) {
   if (!Number.isInteger(number) || number < 1) fail(`--${name} must be a whole number above 0`);
   return number;
 }
-const requests = count(argv.requests, 'requests', 2000);
-const warmup = count(argv.warmup, 'warmup', 1000);
-const sessions = count(argv.sessions, 'sessions', 4000);
+const requests = count(argv.requests, 'requests', 1000);
+const warmup = count(argv.warmup, 'warmup', 500);
+const sessions = count(argv.sessions, 'sessions', 2500);
+const jobs = count(argv.jobs, 'jobs', os.availableParallelism?.() ?? os.cpus().length);
 const only = argv.only ? argv.only.split(',') : DEFAULT_ONLY;
 const workloads = argv.workloads ? argv.workloads.split(',') : MANY_USERS;
 for (const n of only) if (!BY_NAME.has(n)) fail(`unknown contender ${n}; known: ${[...BY_NAME.keys()].join(', ')}`);
@@ -136,7 +140,8 @@ function runOne(contender) {
 
 const started = Date.now();
 const results = [];
-for (const contender of only) {
+
+async function measureContender(contender) {
   process.stderr.write(`bench:callgrind: ${contender} × ${workloads.join(', ')} under valgrind…\n`);
   try {
     const { totals, failed } = await runOne(contender);
@@ -146,13 +151,22 @@ for (const contender of only) {
       const twice = totals[`2N ${key}`];
       const perRequest = n !== undefined && twice !== undefined ? (twice - n) / requests : NaN;
       results.push({ contender, workload, perRequest, failed: failed[key] ?? NaN });
-      process.stderr.write(`  ${workload.padEnd(12)} ${Number.isFinite(perRequest) ? Math.round(perRequest).toLocaleString('en-US') : '–'} instructions/request\n`);
+      process.stderr.write(`  ${contender} ${workload}: ${Number.isFinite(perRequest) ? Math.round(perRequest).toLocaleString('en-US') : '–'} instructions/request\n`);
     }
   } catch (error) {
-    process.stderr.write(`  ERROR ${error.message}\n`);
+    process.stderr.write(`  ${contender} ERROR ${error.message}\n`);
     for (const workload of workloads) results.push({ contender, workload, perRequest: NaN, failed: NaN, error: error.message });
   }
 }
+
+// `jobs` lanes, each taking the next contender.
+const queue = [...only];
+await Promise.all(
+  Array.from({ length: Math.min(jobs, queue.length) }, async () => {
+    while (queue.length > 0) await measureContender(queue.shift());
+  }),
+);
+results.sort((a, b) => only.indexOf(a.contender) - only.indexOf(b.contender));
 
 const fmt = (value) => (Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : '–');
 const lines = ['| workload | contender | instructions/request | over bare | non-2xx or errors |', '| --- | --- | ---: | ---: | ---: |'];
@@ -164,6 +178,6 @@ for (const workload of workloads) {
 }
 process.stdout.write(
   `\n# callgrind: instructions per request, (Ir(2N) − Ir(N)) / N with N = ${requests.toLocaleString('en-US')} ` +
-    `(after ${(warmup * 6).toLocaleString('en-US')} warm-up requests; ${sessions.toLocaleString('en-US')} users), Node ${process.version} --single-threaded; ` +
+    `(after ${(warmup * 6).toLocaleString('en-US')} warm-up requests; ${sessions.toLocaleString('en-US')} users; ${jobs} at a time), Node ${process.version} --single-threaded; ` +
     `${Math.round((Date.now() - started) / 1000)} s\n\n${lines.join('\n')}\n`,
 );
