@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import type { Carried, OutgoingSession, SessionCarrier, SessionHolder, Written } from './carriers/carrier.js';
+import { readCookie } from './cookie.js';
 import { debug } from './debug.js';
 import { diffSessions } from './diff.js';
 import { SessionUsageError } from './errors.js';
@@ -53,6 +54,8 @@ export class SessionRequest implements SessionHolder {
   /** Write even an empty session (after regeneration). */
   private forceWrite = false;
   private clearCookie = false;
+  /** A Set-Cookie for the session was sent in this response (a write before `ctx.session = null`). */
+  private cookieSent = false;
   private staleSids: string[] | undefined;
   /** The id this request holds against removal by others (see HeldSessions), released when it ends. */
   private heldSid: string | undefined;
@@ -262,7 +265,7 @@ export class SessionRequest implements SessionHolder {
     if (this.removedElsewhere && this.sid !== undefined && this.sid === this.heldSid) this.dropRemovedSession();
     if (this.staleSids !== undefined) return this.removeStaleThenCommit();
     if (this.data === null) {
-      if (this.clearCookie) carrier.expire(this.ctx);
+      if (this.clearCookie && this.clientHasCookie()) carrier.expire(this.ctx);
       this.clearCookie = false;
       return undefined;
     }
@@ -281,7 +284,7 @@ export class SessionRequest implements SessionHolder {
     const now = Date.now();
     if (this.isNew) {
       if (json === '{}' && !this.forceWrite) {
-        if (this.clearCookie) carrier.expire(this.ctx);
+        if (this.clearCookie && this.clientHasCookie()) carrier.expire(this.ctx);
         this.clearCookie = false;
         return undefined;
       }
@@ -289,6 +292,15 @@ export class SessionRequest implements SessionHolder {
     }
     if (json !== this.json) return this.writeChanged(json, now);
     return this.commitUnchanged(now);
+  }
+
+  /**
+   * Whether the client holds a session cookie to expire: it sent one, or this response set one.
+   * Expiring a cookie the request did not carry would let a cross-site form, sent without the
+   * SameSite=Lax cookie, still log the user out through the Set-Cookie of its response.
+   */
+  private clientHasCookie(): boolean {
+    return this.cookieSent || readCookie(this.ctx.req.headers.cookie, `${this.config.name}=`) !== undefined;
   }
 
   /** The held session was removed by another request: it ends here too, and nothing of it is written back. */
@@ -369,6 +381,7 @@ export class SessionRequest implements SessionHolder {
 
   private touchedAt(session: OutgoingSession): Promise<void> | undefined {
     this.touched = session.now;
+    this.cookieSent = true;
     return this.config.userIndex === undefined ? undefined : this.indexWritten(session);
   }
 
@@ -398,6 +411,7 @@ export class SessionRequest implements SessionHolder {
     this.isNew = false;
     this.touched = session.now;
     this.reissue = false;
+    this.cookieSent = true;
     return this.config.userIndex === undefined ? undefined : this.indexWritten(session);
   }
 

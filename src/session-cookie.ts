@@ -91,7 +91,7 @@ export class SessionCookie {
     if (size <= COOKIE_SIZE_LIMIT) return;
     throw new SessionUsageError(
       `the session cookie would be ${size} bytes (with its attributes and signature cookie), over the ${COOKIE_SIZE_LIMIT} bytes browsers keep; ` +
-        'store less in the session or use a server-side store (MemoryStore, SqliteStore, RedisStore, PostgresStore)',
+        'store less in the session or use a server-side store (MemoryStore, SqliteStore, RedisStore, PostgresStore, MysqlStore)',
     );
   }
 }

@@ -318,6 +318,19 @@ for (const { label, Koa } of KOA_VERSIONS) {
     });
   });
 
+  describe(`${label}: a logout without a session cookie`, () => {
+    for (const [what, options] of [['the cookie store', {}], ['a server store', { store: countingStore('async').store }]] as const) {
+      it(`sends no Set-Cookie on ${what}, so a cross-site form that SameSite kept the cookie from cannot log the user out`, async () => {
+        const { agent } = await start(options);
+        const res = await agent.post('/logout').expect(200);
+        assert.deepEqual(setCookies(res), []);
+        const login = await agent.get('/count').expect(200);
+        const real = await agent.post('/logout').set('Cookie', cookieHeader(login)).expect(200);
+        assert.match(setCookies(real)[0] ?? '', /^koa:sess=; path=\/; expires=Thu, 01 Jan 1970/, 'a logout that carries the cookie still expires it');
+      });
+    }
+  });
+
   describe(`${label}: signatures and keys`, () => {
     it('refuses a genuine signature cut short, down to one character', async () => {
       const { agent } = await start();

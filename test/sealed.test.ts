@@ -243,6 +243,8 @@ for (const { label, Koa: KoaClass } of KOA_VERSIONS) {
       // A cookie-store value without a valid signature is never adopted.
       const forged = await agent.get('/').set('Cookie', `koa:sess=${cookieValue(before, 'koa:sess') as string}`).expect(200);
       assert.deepEqual(forged.body.session, {});
+      const badSignature = `koa:sess=${cookieValue(before, 'koa:sess') as string}; koa:sess.sig=${'A'.repeat(27)}`;
+      assert.deepEqual((await agent.get('/').set('Cookie', badSignature).expect(200)).body.session, {}, 'a wrong signature migrates nothing');
     });
   });
 }
