@@ -51,6 +51,11 @@ export interface Connection {
   immediate<A extends unknown[], T>(work: (...args: A) => T): (...args: A) => T;
   /** Closes the database unless it is closed already. */
   close(): void;
+  /**
+   * Called when the store is done with the connection (after `close()` for a
+   * database it opened): see {@link retired}.
+   */
+  retire(): void;
 }
 
 /** The parts of better-sqlite3's Database the store uses. */
@@ -58,7 +63,6 @@ interface BetterSqlite3Database {
   prepare(sql: string): BetterSqlite3Statement;
   exec(sql: string): unknown;
   transaction<F extends (...args: never[]) => unknown>(fn: F): { immediate: F };
-  pragma(source: string): unknown;
   readonly open: boolean;
   close(): unknown;
 }
@@ -101,12 +105,30 @@ export function connect(db: unknown): Connection | undefined {
   return nodeSqlite(db as NodeSqliteDatabase);
 }
 
+/**
+ * Databases and statements of retired better-sqlite3 connections, kept for the
+ * life of the process so that no garbage collection ever frees them. With
+ * better-sqlite3 12 on Node 24, freeing a Statement object in a collection
+ * that V8 runs between tasks aborts the process (`Assertion failed: (env) !=
+ * nullptr` in node::RemoveEnvironmentCleanupHook from Statement::~Statement):
+ * its node::ObjectWrap, compiled against Node 24's headers, unregisters a
+ * cleanup hook and finds no environment. A closed store's database and
+ * statements hold no SQLite resources any more (closing the database finalized
+ * them) and are a few kilobytes; at exit Node's own cleanup frees them safely.
+ * The database is kept too: better-sqlite3 keeps the BEGIN/COMMIT statements
+ * of `transaction()` in a WeakMap keyed by it. better-sqlite3 13 has no such
+ * destructor.
+ */
+const retired: unknown[] = [];
+
 function betterSqlite3(db: BetterSqlite3Database): Connection {
+  const statements: BetterSqlite3Statement[] = [];
   return {
     driver: 'better-sqlite3',
     exec: (sql) => void db.exec(sql),
     prepare: (sql) => {
       const statement = db.prepare(sql);
+      statements.push(statement);
       return {
         run: (params) => statement.run(params).changes,
         get: (params) => statement.get(params) as Record<string, unknown> | undefined,
@@ -116,11 +138,15 @@ function betterSqlite3(db: BetterSqlite3Database): Connection {
     prepareValue: (sql) => {
       // pluck: the driver answers the column's value itself and makes no row object.
       const statement = db.prepare(sql).pluck();
+      statements.push(statement);
       return { value: (params) => statement.get(params) };
     },
     immediate: (work) => db.transaction(work).immediate,
     close: () => {
       if (db.open) db.close();
+    },
+    retire: () => {
+      retired.push(db, statements);
     },
   };
 }
@@ -188,6 +214,8 @@ function nodeSqlite(db: NodeSqliteDatabase): Connection {
     close: () => {
       if (db.isOpen !== false) db.close();
     },
+    // node:sqlite's statements are freed safely whenever they are collected.
+    retire: () => {},
   };
 }
 
@@ -218,7 +246,10 @@ export async function openFile(path: string): Promise<Connection> {
   }
   try {
     // WAL lets readers go on while a write commits, and survives a crash with every committed write.
-    db.pragma('journal_mode = WAL');
+    // exec, not db.pragma(): pragma() prepares a statement and drops it, and with better-sqlite3 12 on
+    // Node 24 a statement collected by a garbage collection that V8 runs between tasks aborts the
+    // process (`Assertion failed: (env) != nullptr` in Statement::~Statement); exec makes no statement object.
+    db.exec('PRAGMA journal_mode = WAL');
   } catch (error) {
     db.close();
     throw error;

@@ -171,7 +171,12 @@ export class SqliteStore implements SessionStore {
       }
       this.#owned = false;
       // Synchronous, so a closed or read-only database fails right here, where the store is made.
-      this.#prepared = prepare(connection, names);
+      try {
+        this.#prepared = prepare(connection, names);
+      } catch (error) {
+        connection.retire();
+        throw error;
+      }
       this.#ready = Promise.resolve(this.#prepared);
     } else {
       if (typeof path !== 'string' || path === '') {
@@ -185,6 +190,7 @@ export class SqliteStore implements SessionStore {
           return this.#prepared;
         } catch (error) {
           opened.close();
+          opened.retire();
           throw error;
         }
       });
@@ -321,14 +327,15 @@ export class SqliteStore implements SessionStore {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
-    if (!this.#owned) return;
     let prepared: Prepared;
     try {
       prepared = await this.#ready;
     } catch {
       return; // Never opened: nothing to close.
     }
-    prepared.db.close();
+    // The statements are never left to the garbage collector: see retired in sqlite-driver.ts.
+    if (this.#owned) prepared.db.close();
+    prepared.db.retire();
   }
 
   /**
