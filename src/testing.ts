@@ -15,12 +15,12 @@ import { isDeepStrictEqual } from 'node:util';
 import { assertStore, settle } from './store.js';
 import type { SessionPatch, SessionStore } from './store.js';
 
-/** Options of {@link runStoreConformance}. */
-export interface StoreConformanceOptions {
+/** Options of {@link runStoreConformance}; `S` is your store's own class, so `destroy` can call its `close()`. */
+export interface StoreConformanceOptions<S extends SessionStore = SessionStore> {
   /** Makes the store under test; called once before the cases. */
-  create: () => SessionStore | Promise<SessionStore>;
+  create: () => S | Promise<S>;
   /** Tears the store down after the cases (close connections, drop tables). */
-  destroy?: (store: SessionStore) => void | Promise<void>;
+  destroy?: (store: S) => unknown;
   /**
    * Time to live, in ms, used by the expiry cases; must be one the store honours precisely.
    * @default 150
@@ -50,7 +50,7 @@ const TTL_ATTEMPTS = 3;
  * Each case uses its own random session ids, so a store shared with other
  * tests is fine. The ttl cases wait for real, a few times `shortTtlMs`.
  */
-export function runStoreConformance(name: string, options: StoreConformanceOptions): void {
+export function runStoreConformance<S extends SessionStore>(name: string, options: StoreConformanceOptions<S>): void {
   const shortTtl = options.shortTtlMs ?? DEFAULT_SHORT_TTL;
   if (!Number.isSafeInteger(shortTtl) || shortTtl < 1) {
     throw new TypeError(`koa-session-store: runStoreConformance option shortTtlMs is invalid: ${String(shortTtl)}; use a positive integer of ms`);
