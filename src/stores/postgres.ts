@@ -1,47 +1,64 @@
-import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
-import { withDeadline } from '../deadline.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { debug } from '../debug.js';
-import type { SessionPatch, SessionStore } from '../store.js';
-import { postgresCreateSql, postgresNames, postgresStatementsSql } from './postgres-sql.js';
+import type { IndexedSession, SessionPatch, SessionStore } from '../store.js';
+import { codeOf, isConnectionLost, isPgPool, isPostgresJs, pgDriver, postgresJsDriver, TIMEOUT_MESSAGE } from './postgres-driver.js';
+import type { Driver, PgPool, PostgresJsSql, Query } from './postgres-driver.js';
+import { INDEX_SWEEP_BATCH, postgresCreateSql, postgresNames, postgresStatementsSql } from './postgres-sql.js';
 import type { PostgresNames } from './postgres-sql.js';
-import { describe, intervalOf, patchMembers, ttlOf } from './sql-common.js';
+import { describe, fromStorableText, intervalOf, millisRead, patchMembers, storedEntry, storedUserId, ttlOf } from './sql-common.js';
 
-/** Options of {@link PostgresStore}. */
+/**
+ * Options of {@link PostgresStore}. Give it a connection pool of one of the two
+ * drivers: `pool` (node-postgres) or `sql` (postgres.js), not both.
+ */
 export interface PostgresStoreOptions {
   /**
-   * A `pg.Pool`. The store borrows a client per operation and never ends the
-   * pool: end it yourself on shutdown. Give it an `'error'` listener, as `pg`
-   * asks, so a connection dropped while idle does not crash the process.
+   * A `pg.Pool` (node-postgres, `pg` 8). The store borrows a client per
+   * operation and never ends the pool: end it yourself on shutdown. Give it an
+   * `'error'` listener, as `pg` asks, so a connection dropped while idle does
+   * not crash the process.
    */
-  pool: Pool;
+  pool?: PgPool;
+  /**
+   * A postgres.js client (`postgres` 3): `sql` as `postgres(url)` returns it.
+   * Statements go to its pool one at a time, prepared unless the client was
+   * created with `prepare: false`; the store never ends the client: call
+   * `sql.end()` yourself on shutdown. A column transform of the client
+   * (`transform: postgres.camel`) does not change what the store reads.
+   */
+  sql?: PostgresJsSql;
   /**
    * Name of the table holding one row per session. Letters, digits and `_`.
+   * The users' index of sessions (option `indexBy` of the middleware) is the
+   * table `<table>_users` beside it.
    * @default 'sessions'
    */
   table?: string;
   /**
-   * Schema of the table. Letters, digits and `_`.
+   * Schema of the tables. Letters, digits and `_`.
    * @default 'public'
    */
   schema?: string;
   /**
-   * Whether the store creates the schema, table and expiry index when they are
-   * missing, on its first operation. Turn it off when migrations create the
-   * table (see `postgresTableSql()`) or the database role may not run DDL.
+   * Whether the store creates the schema, the tables and their indexes when
+   * they are missing, on its first operation. Turn it off when migrations
+   * create them (see `postgresTableSql()`) or the database role may not run
+   * DDL.
    * @default true
    */
   createTable?: boolean;
   /**
    * Milliseconds between sweeps that delete expired rows (expired rows are
-   * never loaded in the meantime). `0` turns the sweep off, for example when a
-   * cron job or one designated process runs `DELETE … WHERE expires_at <= now()`.
-   * The timer is `unref()`ed, so it never keeps the process alive.
+   * never loaded in the meantime), and then the users' index entries of
+   * sessions that are gone or expired. `0` turns the sweep off, for example
+   * when a cron job or one designated process calls `sweep()`. The timer is
+   * `unref()`ed, so it never keeps the process alive.
    * @default 0
    */
   sweepInterval?: number;
   /**
    * How long, in milliseconds, each operation may take in all (waiting for a
-   * pool client included) before it rejects, so a dead or unreachable server
+   * connection included) before it rejects, so a dead or unreachable server
    * fails the request instead of hanging it. `0` turns the limit off.
    * @default 2000
    */
@@ -57,16 +74,34 @@ const ALREADY_CREATED = new Set(['23505', '42P06', '42P07', '42710']);
 const NOT_JSONB = new Set(['22P05', '22P02', '22021']);
 /** SQLSTATEs that mean the table or its schema is not there. */
 const MISSING_TABLE = new Set(['42P01', '3F000']);
+/** The role may not create a table. */
+const INSUFFICIENT_PRIVILEGE = '42501';
+/** PostgreSQL rolled the whole statement back to break a deadlock: nothing of it was written. */
+const DEADLOCK = '40P01';
+/** Tries of an operation PostgreSQL keeps choosing as a deadlock's victim. */
+const DEADLOCK_ATTEMPTS = 3;
+/** Milliseconds to wait before trying an operation again on another connection after its connection broke. */
+const RETRY_PAUSE = 10;
+/** What a patch's first statement answers when the data needs the fallback. */
+const NEEDS_FALLBACK = Symbol('jsonb cannot hold it');
 
 type Statements = ReturnType<typeof postgresStatementsSql>;
 
+/** How an operation runs: in a transaction, and which table its errors name when it is missing. */
+interface RunOptions {
+  readonly transaction?: boolean;
+  readonly table?: string;
+}
+
 /**
- * Keeps sessions in PostgreSQL through a `pg.Pool` (install `pg` yourself):
- * one row per session with the exact JSON text and `expires_at timestamptz`
- * (NULL: never), indexed. Expiry times come from the server's clock. Expired
- * rows are invisible to `load`; the optional sweep deletes them. `patch` is one
- * `UPDATE` on `jsonb`, so concurrent requests of one session keep each other's
- * writes, across any number of app servers.
+ * Keeps sessions in PostgreSQL through a `pg.Pool` or a postgres.js client
+ * (install `pg` or `postgres` yourself): one row per session with the exact
+ * JSON text and `expires_at timestamptz` (NULL: never), indexed. Expiry times
+ * come from the server's clock. Expired rows are invisible to `load`; the
+ * optional sweep deletes them. `patch` is one `UPDATE` on `jsonb`, so
+ * concurrent requests of one session keep each other's writes, across any
+ * number of app servers. With the middleware's `indexBy` option, each user's
+ * sessions are listed in the table `<table>_users`.
  *
  * @example
  * ```ts
@@ -77,13 +112,22 @@ type Statements = ReturnType<typeof postgresStatementsSql>;
  * pool.on('error', (error) => log.warn(error)); // idle connections can drop
  * const store = new PostgresStore({ pool, sweepInterval: 15 * 60_000 });
  * ```
+ *
+ * @example
+ * ```ts
+ * import postgres from 'postgres';
+ * import { PostgresStore } from 'koa-session-store/postgres';
+ *
+ * const sql = postgres(process.env.DATABASE_URL);
+ * const store = new PostgresStore({ sql, sweepInterval: 15 * 60_000 });
+ * ```
  */
 export class PostgresStore implements SessionStore {
   /** The schema name, unquoted. */
   readonly schema: string;
   /** The table name, unquoted. */
   readonly table: string;
-  readonly #pool: Pool;
+  readonly #driver: Driver;
   readonly #names: PostgresNames;
   readonly #sql: Statements;
   readonly #createTable: boolean;
@@ -96,12 +140,9 @@ export class PostgresStore implements SessionStore {
 
   constructor(options: PostgresStoreOptions) {
     if (options === null || typeof options !== 'object') {
-      throw new TypeError('koa-session-store: PostgresStore needs an options object such as { pool: new pg.Pool() }');
+      throw new TypeError('koa-session-store: PostgresStore needs an options object such as { pool: new pg.Pool() } or { sql: postgres(url) }');
     }
-    const { pool } = options;
-    if (pool === null || typeof pool !== 'object' || typeof pool.connect !== 'function') {
-      throw new TypeError(`koa-session-store: option pool of PostgresStore must be a pg.Pool, got ${describe(pool)}`);
-    }
+    this.#driver = driverOf(options);
     this.schema = options.schema ?? DEFAULTS.schema;
     this.table = options.table ?? DEFAULTS.table;
     this.#names = postgresNames(this.schema, this.table);
@@ -111,7 +152,6 @@ export class PostgresStore implements SessionStore {
     }
     this.#queryTimeout = intervalOf(STORE, 'queryTimeout', options.queryTimeout, DEFAULTS.queryTimeout);
     const sweepInterval = intervalOf(STORE, 'sweepInterval', options.sweepInterval, DEFAULTS.sweepInterval);
-    this.#pool = pool;
     this.#sql = postgresStatementsSql(this.#names);
     this.#createTable = createTable;
     if (sweepInterval > 0) {
@@ -165,162 +205,230 @@ export class PostgresStore implements SessionStore {
     const pairs = patchMembers('PostgresStore', patch.set);
     const drop = [...patch.unset, ...setKeys];
     const additions = `{${pairs.join(',')}}`;
-    return this.#run('patch', async (query) => {
+    const patched = await this.#run('patch', async (query) => {
       try {
         const result = await query(this.#sql.patch, [id, JSON.stringify(drop), additions, ttl]);
-        return (result.rowCount ?? 0) > 0;
+        return result.count > 0;
       } catch (error) {
-        if (!NOT_JSONB.has(codeOf(error))) throw error;
+        if (NOT_JSONB.has(codeOf(error))) return NEEDS_FALLBACK;
+        throw error;
       }
-      // The data or the patch holds JSON that jsonb rejects (it has no \u0000 and no lone surrogates), which
-      // JSON.stringify writes for some strings. Rare, so the same change is made here under the row's lock:
-      // a concurrent jsonb UPDATE waits for the lock and then applies to this result, and the other way round.
-      await query('BEGIN');
-      const locked = await query<{ data: string }>(this.#sql.lockForPatch, [id]);
-      const current = locked.rows[0]?.data;
-      if (current !== undefined) {
-        await query(this.#sql.writePatched, [id, patchedJson(current, drop, pairs), ttl]);
-      }
-      await query('COMMIT');
-      return current !== undefined;
     });
+    if (patched !== NEEDS_FALLBACK) return patched;
+    // The data or the patch holds JSON that jsonb rejects (it has no \u0000 and no lone surrogates), which
+    // JSON.stringify writes for some strings. Rare, so the same change is made here under the row's lock:
+    // a concurrent jsonb UPDATE waits for the lock and then applies to this result, and the other way round.
+    return this.#run(
+      'patch',
+      async (query) => {
+        const locked = await query<{ data: string }>(this.#sql.lockForPatch, [id]);
+        const current = locked.rows[0]?.data;
+        if (current === undefined) return false;
+        await query(this.#sql.writePatched, [id, patchedJson(current, drop, pairs), ttl]);
+        return true;
+      },
+      { transaction: true },
+    );
   }
 
   /**
-   * Deletes every expired row now and resolves to how many went. The periodic
-   * sweep (option `sweepInterval`) calls this.
+   * Records that session `entry.sid` belongs to `userId` (option `indexBy` of
+   * the middleware), in one statement on `<table>_users`: inserted, or for a
+   * known entry `lastActiveAt` and `expiresAt` replaced (`createdAt` and
+   * `userAgent` kept), but only while the session's row is alive; the user's
+   * entries whose session is gone or expired are deleted on the way. Resolves
+   * to false, having written nothing, when the session is missing or expired.
+   * Times are kept to the millisecond.
+   */
+  async indexSession(userId: string, entry: IndexedSession): Promise<boolean> {
+    const user = storedUserId(STORE, 'indexSession', userId);
+    const stored = storedEntry(STORE, entry);
+    const id = idOf(stored.sid);
+    const result = await this.#run(
+      'indexSession',
+      (query) => query(this.#sql.index, [user, id, stored.createdAt, stored.lastActiveAt, stored.expiresAt, stored.userAgent]),
+      { table: this.#names.users },
+    );
+    return result.count > 0;
+  }
+
+  /** Deletes `sid` from `userId`'s index; a missing entry is fine. */
+  async unindexSession(userId: string, sid: string): Promise<void> {
+    const user = storedUserId(STORE, 'unindexSession', userId);
+    const id = idOf(sid);
+    await this.#run('unindexSession', (query) => query(this.#sql.unindex, [user, id]), { table: this.#names.users });
+  }
+
+  /** The entries of `userId`'s index. Entries of sessions that expired or were removed may be among them. */
+  async listIndexed(userId: string): Promise<IndexedSession[]> {
+    const user = storedUserId(STORE, 'listIndexed', userId);
+    const result = await this.#run('listIndexed', (query) => query<IndexRow>(this.#sql.list, [user]), { table: this.#names.users });
+    return result.rows.map((row) => ({
+      sid: row.sid,
+      createdAt: millisRead(row.created) ?? 0,
+      lastActiveAt: millisRead(row.active) ?? 0,
+      expiresAt: millisRead(row.expires),
+      userAgent: fromStorableText(row.agent),
+    }));
+  }
+
+  /**
+   * Deletes every expired row now and resolves to how many went; then deletes
+   * the users' index entries of sessions that are gone or expired, 1000 per
+   * statement (not counted). The periodic sweep (option `sweepInterval`)
+   * calls this.
    */
   async sweep(): Promise<number> {
     if (this.#sweeping) return 0;
     this.#sweeping = true;
     try {
       const result = await this.#run('sweep', (query) => query(this.#sql.sweep));
-      return result.rowCount ?? 0;
+      await this.#sweepIndex();
+      return result.count;
     } finally {
       this.#sweeping = false;
     }
   }
 
-  /** Stops the sweep. The pool is yours and stays open. Later calls reject. */
+  /** Stops the sweep. The pool or client is yours and stays open. Later calls reject. */
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
   }
 
+  async #sweepIndex(): Promise<void> {
+    let deleted = 0;
+    try {
+      for (;;) {
+        const now = Date.now();
+        const batch = await this.#run('sweep', (query) => query(this.#sql.sweepIndex, [now]), { table: this.#names.users });
+        deleted += batch.count;
+        if (batch.count < INDEX_SWEEP_BATCH || this.#closed) break;
+      }
+    } catch (error) {
+      // Made by migrations without the users' table, the sessions still work: so does their sweep.
+      if (!MISSING_TABLE.has(codeOf((error as Error).cause))) throw error;
+      debug('PostgresStore sweep: no table %s, no index entries to sweep', this.#names.users);
+    }
+    if (deleted > 0) debug('PostgresStore sweep deleted %d index entries of sessions that are gone', deleted);
+  }
+
   /**
-   * Runs `work` with one pool client under the `queryTimeout` deadline, after
-   * making sure the table exists, and turns any failure into an Error that
-   * says what failed, with the original as its cause.
+   * Runs `work` under the `queryTimeout` deadline, after making sure the
+   * tables exist, and turns any failure into an Error that says what failed,
+   * with the original as its cause.
    */
-  async #run<T>(operation: string, work: (query: QueryFunction) => Promise<T>): Promise<T> {
+  async #run<T>(operation: string, work: (query: Query) => Promise<T>, options: RunOptions = {}): Promise<T> {
     if (this.#closed) {
       throw new Error('koa-session-store: this PostgresStore is closed; create a new PostgresStore to use the database again');
     }
-    if (!this.#createTable) return this.#withClient(operation, work);
+    if (!this.#createTable) return this.#attempt(operation, work, options);
     await this.#ensureTable();
     try {
-      return await this.#withClient(operation, work);
+      return await this.#attempt(operation, work, options);
     } catch (error) {
-      // The table went away after the store made sure of it (dropped by hand, a test reset): make it again next time.
+      // A table went away after the store made sure of it (dropped by hand, a test reset): make it again next time.
       if (MISSING_TABLE.has(codeOf((error as Error).cause))) this.#tableReady = undefined;
       throw error;
     }
   }
 
   #ensureTable(): Promise<void> {
-    this.#tableReady ??= this.#withClient('table creation', async (query) => {
-      const { rows } = await query<{ table_exists: boolean; schema_exists: boolean }>(this.#sql.exists, [
+    this.#tableReady ??= this.#attempt('table creation', async (query): Promise<void> => {
+      const { rows } = await query<{ tablefound: boolean; usersfound: boolean; schemafound: boolean }>(this.#sql.exists, [
         this.#names.table,
+        this.#names.users,
         this.#names.schema,
       ]);
-      if (rows[0]?.table_exists) return;
+      const [found] = rows;
+      if (found?.tablefound && found.usersfound) return;
       try {
-        await query(postgresCreateSql(this.#names, rows[0]?.schema_exists === true));
-        debug('PostgresStore created table %s', this.#names.table);
+        await query(postgresCreateSql(this.#names, found?.schemafound === true));
+        debug('PostgresStore created table %s or %s', this.#names.table, this.#names.users);
       } catch (error) {
         // Someone without the lock (another tool, an older version) created the same thing at the same moment: fine.
-        if (!ALREADY_CREATED.has(codeOf(error))) throw error;
+        if (ALREADY_CREATED.has(codeOf(error))) return;
+        // The sessions' table is there and only the users' index is missing (a store upgraded under a role that may
+        // not create tables): sessions work as before, and the indexBy methods say which table to create.
+        if (found?.tablefound && codeOf(error) === INSUFFICIENT_PRIVILEGE) {
+          debug('PostgresStore may not create table %s; the indexBy methods need it (see postgresTableSql())', this.#names.users);
+          return;
+        }
+        throw error;
       }
-    }).catch((error: unknown) => {
+    }, {}).catch((error: unknown) => {
       this.#tableReady = undefined;
       throw error;
     });
     return this.#tableReady;
   }
 
-  async #withClient<T>(operation: string, work: (query: QueryFunction) => Promise<T>): Promise<T> {
+  async #attempt<T>(operation: string, work: (query: Query) => Promise<T>, options: RunOptions): Promise<T> {
     const limit = this.#queryTimeout;
     const deadline = limit > 0 ? Date.now() + limit : Infinity;
+    let lostRetries = 0;
     for (let attempt = 1; ; attempt += 1) {
-      let client: PoolClient;
       try {
-        client = await checkout(this.#pool, deadline === Infinity ? 0 : Math.max(1, deadline - Date.now()));
+        return await this.#driver.run(deadline, work, options.transaction === true);
       } catch (error) {
-        throw failure(operation, error, this.#names, limit);
-      }
-      // pg's pool only listens for errors on idle clients. A connection terminated while this one is
-      // checked out (its last reply and the server's FATAL can share a packet) would emit an 'error'
-      // nobody hears, which crashes the process; keep it, and throw the client away on release.
-      let lostWith: Error | undefined;
-      const onError = (error: Error): void => {
-        lostWith ??= error;
-      };
-      client.on('error', onError);
-      const release = (error?: Error | boolean): void => {
-        client.off('error', onError);
-        client.release(error);
-      };
-      const query: QueryFunction = (text, values) => {
-        const remaining = deadline - Date.now();
-        if (remaining <= 0) return Promise.reject(new Error('Query read timeout'));
-        return client.query({ text, ...(values ? { values } : {}), ...(limit > 0 ? { query_timeout: remaining } : {}) });
-      };
-      try {
-        const result = await work(query);
-        release(lostWith ?? undefined);
-        return result;
-      } catch (error) {
-        // Destroyed, not reused: after a timeout or inside a failed transaction the connection is in an unknown state.
-        release(error instanceof Error ? error : true);
         // A pool hands out idle connections the server has dropped (restart, failover, pg_terminate_backend)
-        // before it notices. Every operation here is idempotent (an upsert, a delete, a patch that sets given
-        // values), so one more try on a fresh connection is safe, and spares the request a failure.
-        if (attempt === 1 && isConnectionLost(error) && Date.now() < deadline) {
-          debug('PostgresStore %s: connection lost, retrying once', operation);
+        // before it notices, and a connection can break under a statement. Every operation here is idempotent
+        // (an upsert, a delete, a patch that sets given values, an index entry replaced), so one more try on a
+        // fresh connection is safe, and spares the request a failure. A deadlock victim was rolled back whole.
+        const lost = isConnectionLost(error);
+        const deadlock = codeOf(error) === DEADLOCK;
+        const retry = lost ? lostRetries < this.#driver.retriesAfterLoss : deadlock && attempt < DEADLOCK_ATTEMPTS;
+        if (retry && Date.now() + (lost ? RETRY_PAUSE : 0) < deadline) {
+          if (lost) lostRetries += 1;
+          debug('PostgresStore %s: %s, trying again', operation, lost ? 'connection lost' : 'deadlock');
+          // Connections rarely break alone (a restart, a failover, terminated backends): the pause lets the driver
+          // learn of its other broken ones before the retry is handed one. postgres.js 3.4 never answers a
+          // statement it queued on a connection between the connection's error and its close.
+          if (lost) await sleep(RETRY_PAUSE);
           continue;
         }
-        throw failure(operation, error, this.#names, limit);
+        throw failure(operation, error, options.table ?? this.#names.table, limit);
       }
     }
   }
 }
 
-type QueryFunction = <R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]) => Promise<QueryResult<R>>;
+/** A row of the users' index as `list` reads it; times are whatever the driver makes of a bigint. */
+interface IndexRow {
+  readonly sid: string;
+  readonly created: unknown;
+  readonly active: unknown;
+  readonly expires: unknown;
+  readonly agent: string;
+}
 
-/**
- * `pool.connect()` bounded by `limit` ms. A client that arrives after the
- * limit is handed straight back, so an operation that was reported as failed
- * never runs later.
- */
-function checkout(pool: Pool, limit: number): Promise<PoolClient> {
-  if (limit === 0) return pool.connect();
-  let abandoned = false;
-  const connecting = pool.connect().then((client) => {
-    if (abandoned) client.release();
-    return client;
-  });
-  return withDeadline(connecting, limit, () => {
-    abandoned = true;
-    return new Error('Query read timeout');
-  });
+/** The driver for the `pool` or `sql` option, or a TypeError naming the option. */
+function driverOf(options: PostgresStoreOptions): Driver {
+  const { pool, sql } = options;
+  if (pool !== undefined && sql !== undefined) {
+    throw new TypeError('koa-session-store: PostgresStore takes either option pool (a pg.Pool) or option sql (a postgres.js client), not both');
+  }
+  if (sql !== undefined) {
+    if (!isPostgresJs(sql)) {
+      throw new TypeError(`koa-session-store: option sql of PostgresStore must be a postgres.js client (postgres(url) of the postgres package), got ${describe(sql)}`);
+    }
+    return postgresJsDriver(sql);
+  }
+  if (isPostgresJs(pool)) {
+    throw new TypeError('koa-session-store: option pool of PostgresStore got a postgres.js client; pass it as option sql instead: new PostgresStore({ sql })');
+  }
+  if (!isPgPool(pool)) {
+    throw new TypeError(`koa-session-store: option pool of PostgresStore must be a pg.Pool (or give option sql, a postgres.js client), got ${describe(pool)}`);
+  }
+  return pgDriver(pool);
 }
 
 /** The Error an operation rejects with: what failed and how to fix it, with the driver's error as its cause. */
-function failure(operation: string, error: unknown, names: PostgresNames, limit: number): Error {
+function failure(operation: string, error: unknown, table: string, limit: number): Error {
   if (error instanceof Error && error.message.startsWith('koa-session-store:')) return error;
   const message = error instanceof Error ? error.message : String(error);
-  if (message === 'Query read timeout') {
+  if (message === TIMEOUT_MESSAGE) {
     return new Error(
       `koa-session-store: PostgreSQL did not answer the ${operation} within ${limit} ms; check that PostgreSQL is reachable and the pool not exhausted, or raise the queryTimeout option of PostgresStore`,
       { cause: error },
@@ -328,28 +436,13 @@ function failure(operation: string, error: unknown, names: PostgresNames, limit:
   }
   if (MISSING_TABLE.has(codeOf(error))) {
     return new Error(
-      `koa-session-store: PostgreSQL ${operation} failed: the table ${names.table} does not exist (${message}); create it with the SQL from postgresTableSql(), or let the store create it (option createTable of PostgresStore, on by default)`,
+      `koa-session-store: PostgreSQL ${operation} failed: the table ${table} does not exist (${message}); create it with the SQL from postgresTableSql(), or let the store create it (option createTable of PostgresStore, on by default)`,
       { cause: error },
     );
   }
   return new Error(`koa-session-store: PostgreSQL ${operation} failed (${message}); check that PostgreSQL is reachable and the table usable`, {
     cause: error,
   });
-}
-
-/** SQLSTATE classes 08 (connection exception) and 57P0x (server shutting down, backend terminated). */
-const CONNECTION_LOST_CODE = /^(08|57P0)/;
-
-/** Whether the connection broke (rather than the statement failing on a healthy one). */
-function isConnectionLost(error: unknown): boolean {
-  if (CONNECTION_LOST_CODE.test(codeOf(error))) return true;
-  const message = error instanceof Error ? error.message : '';
-  return /Connection terminated|not queryable|ECONNRESET|EPIPE/.test(message);
-}
-
-function codeOf(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : '';
 }
 
 /**

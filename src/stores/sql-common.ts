@@ -29,10 +29,19 @@ export function quoteIdentifier(store: string, option: string, value: unknown): 
  * still get two indexes, and the index never takes the table's own name.
  */
 export function expiryIndexName(table: string): string {
-  const suffix = '_expires_at';
-  if (table.length + suffix.length <= MAX_IDENTIFIER_LENGTH) return `"${table}${suffix}"`;
+  return `"${derivedName(table, '_expires_at')}"`;
+}
+
+/**
+ * `<table><suffix>`, unquoted, for a valid table name: the name of an object
+ * that belongs to the table (an index, the users' index table). A name too
+ * long for the limit keeps a prefix and gets a hash of the whole table name,
+ * so two long names sharing a prefix never share a derived name.
+ */
+export function derivedName(table: string, suffix: string): string {
+  if (table.length + suffix.length <= MAX_IDENTIFIER_LENGTH) return `${table}${suffix}`;
   const hash = createHash('sha256').update(table).digest('hex').slice(0, 8);
-  return `"${table.slice(0, MAX_IDENTIFIER_LENGTH - suffix.length - hash.length - 1)}_${hash}${suffix}"`;
+  return `${table.slice(0, MAX_IDENTIFIER_LENGTH - suffix.length - hash.length - 1)}_${hash}${suffix}`;
 }
 
 /**
@@ -82,4 +91,93 @@ export function patchMembers(store: string, set: Readonly<Record<string, string>
     members.push(`${JSON.stringify(key)}:${value}`);
   }
   return members;
+}
+
+// ---- the users' index of sessions (option indexBy) ----------------------------
+
+/** The longest user id the SQL stores index, in UTF-8 bytes of its stored text: with the session id, a key MySQL's InnoDB can hold. */
+export const MAX_USER_ID_BYTES = 512;
+
+/** `%`, U+0000 (PostgreSQL's text refuses it) and lone surrogates (UTF-8 cannot carry them; drivers send U+FFFD). */
+// eslint-disable-next-line no-control-regex -- U+0000 is exactly what must not reach the server
+const UNSTORABLE = /[%\u0000]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const ESCAPE = /%(?:u([0-9A-F]{4})|([0-9A-F]{2}))/g;
+
+/**
+ * A JavaScript string as text every SQL column holds unchanged: `%`, U+0000
+ * and lone surrogates become `%` and the UTF-16 code unit in hex (`%25`,
+ * `%00`, `%uD800`); everything else, so nearly every real user id, is kept as
+ * it is, and stays readable and searchable in SQL. No two strings get the
+ * same text, so two user ids never share rows. {@link fromStorableText} undoes it.
+ */
+export function storableText(text: string): string {
+  return text.replace(UNSTORABLE, (char) => {
+    const unit = char.charCodeAt(0).toString(16).toUpperCase();
+    return unit.length === 4 ? `%u${unit}` : `%${unit.padStart(2, '0')}`;
+  });
+}
+
+/** The string {@link storableText} was given. */
+export function fromStorableText(text: string): string {
+  return text.replace(ESCAPE, (_match, unit: string | undefined, byte: string | undefined) => String.fromCharCode(parseInt(unit ?? byte ?? '', 16)));
+}
+
+/**
+ * A user id as the index tables store it ({@link storableText}), or a
+ * TypeError that names the store and method but not the id.
+ */
+export function storedUserId(store: string, method: string, userId: unknown): string {
+  if (typeof userId !== 'string' || userId === '') {
+    throw new TypeError(`koa-session-store: ${store}.${method} needs a user id as a non-empty string, got ${userId === '' ? 'an empty string' : typeof userId}`);
+  }
+  const stored = storableText(userId);
+  if (Buffer.byteLength(stored) > MAX_USER_ID_BYTES) {
+    throw new TypeError(
+      `koa-session-store: ${store}.${method} got a user id of ${userId.length} characters; the index holds user ids of at most ${MAX_USER_ID_BYTES} bytes as UTF-8 (a % counts three)`,
+    );
+  }
+  return stored;
+}
+
+/** An index entry's times and user agent as the index tables store them: whole milliseconds, storable text. */
+export interface StoredEntry {
+  readonly sid: string;
+  readonly createdAt: number;
+  readonly lastActiveAt: number;
+  readonly expiresAt: number | null;
+  readonly userAgent: string;
+}
+
+/**
+ * `entry` (an IndexedSession) checked and made storable: times rounded to
+ * whole milliseconds, the user agent as {@link storableText}. A TypeError
+ * names the member that is wrong, never its value.
+ */
+export function storedEntry(store: string, entry: unknown): StoredEntry {
+  const fail = (problem: string): never => {
+    throw new TypeError(`koa-session-store: ${store}.indexSession: ${problem}`);
+  };
+  if (entry === null || typeof entry !== 'object') return fail(`the entry must be an object, got ${entry === null ? 'null' : typeof entry}`);
+  const { sid, createdAt, lastActiveAt, expiresAt, userAgent } = entry as Record<string, unknown>;
+  if (typeof sid !== 'string') return fail(`entry.sid must be a string, got ${typeof sid}`);
+  const millis = (name: string, value: unknown): number => {
+    const rounded = typeof value === 'number' ? Math.round(value) : NaN;
+    return Number.isSafeInteger(rounded) ? rounded : fail(`entry.${name} must be a number of milliseconds since the epoch, got ${typeof value}`);
+  };
+  const times = {
+    createdAt: millis('createdAt', createdAt),
+    lastActiveAt: millis('lastActiveAt', lastActiveAt),
+    expiresAt: expiresAt === null ? null : millis('expiresAt', expiresAt),
+  };
+  if (typeof userAgent !== 'string') return fail(`entry.userAgent must be a string, got ${typeof userAgent}`);
+  return { sid, ...times, userAgent: storableText(userAgent) };
+}
+
+/**
+ * A time read back from a BIGINT column, whatever the driver made of it (a
+ * number, a string, a BigInt); null stays null.
+ */
+export function millisRead(value: unknown): number | null {
+  if (value === null || value === undefined) return null;
+  return Number(value as number | string | bigint);
 }
