@@ -2,11 +2,11 @@ import type { Pool as CallbackPool } from 'mysql2';
 import type { Pool, PoolConnection, QueryOptions, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { withDeadline } from '../deadline.js';
 import { debug } from '../debug.js';
-import type { SessionPatch, SessionStore } from '../store.js';
+import type { IndexedSession, SessionPatch, SessionStore } from '../store.js';
 import { applyPatch, checkSetValues } from './mysql-patch.js';
-import { mysqlCreateSql, mysqlNames, mysqlStatementsSql, SWEEP_BATCH } from './mysql-sql.js';
+import { mysqlCreateSql, mysqlNames, mysqlStatementsSql, mysqlUsersCreateSql, SWEEP_BATCH } from './mysql-sql.js';
 import type { MysqlNames } from './mysql-sql.js';
-import { describe, intervalOf, ttlOf } from './sql-common.js';
+import { describe, fromStorableText, intervalOf, millisRead, storedEntry, storedUserId, ttlOf } from './sql-common.js';
 
 /** Options of {@link MysqlStore}. */
 export interface MysqlStoreOptions {
@@ -19,27 +19,30 @@ export interface MysqlStoreOptions {
   pool: Pool | CallbackPool;
   /**
    * Name of the table holding one row per session. Letters, digits and `_`.
+   * The users' index of sessions (option `indexBy` of the middleware) is the
+   * table `<table>_users` beside it.
    * @default 'sessions'
    */
   table?: string;
   /**
-   * Database of the table. Letters, digits and `_`.
+   * Database of the tables. Letters, digits and `_`.
    * @default the pool's database (its `database` option)
    */
   database?: string;
   /**
-   * Whether the store creates the table (with its expiry index) when it is
-   * missing, on its first operation. Turn it off when migrations create the
-   * table (see `mysqlTableSql()`) or the database user may not run DDL.
+   * Whether the store creates the tables (with their expiry indexes) when
+   * they are missing, on its first operation. Turn it off when migrations
+   * create them (see `mysqlTableSql()`) or the database user may not run DDL.
    * @default true
    */
   createTable?: boolean;
   /**
    * Milliseconds between sweeps that delete expired rows, 500 per statement,
-   * by primary key (expired rows are never loaded in the meantime). `0` turns the
-   * sweep off, for example when a cron job or one designated process runs
-   * `sweep()`. Sweeps from several processes at once are harmless. The timer
-   * is `unref()`ed, so it never keeps the process alive.
+   * by primary key (expired rows are never loaded in the meantime), and then
+   * the users' index entries of sessions that are gone or expired, likewise.
+   * `0` turns the sweep off, for example when a cron job or one designated
+   * process runs `sweep()`. Sweeps from several processes at once are
+   * harmless. The timer is `unref()`ed, so it never keeps the process alive.
    * @default 900000
    */
   sweepInterval?: number;
@@ -65,6 +68,8 @@ const LONE_SURROGATE_IN_SET =
 const PROBE = 'é€😀';
 
 const ER_NO_SUCH_TABLE = 1146;
+/** CREATE (or another command) denied to the user on a table. */
+const ER_TABLEACCESS_DENIED = 1142;
 const ER_NO_DB_ERROR = 1046;
 const ER_BAD_DB_ERROR = 1049;
 /** InnoDB rolled the whole transaction back to break a deadlock: nothing of it was written. */
@@ -118,7 +123,8 @@ class Timeout extends Error {
  * row still holds exactly the text it was computed against (one `UPDATE`),
  * and otherwise applies the keys under the row's lock in one transaction, so
  * concurrent requests of one session keep each other's writes, across any
- * number of app servers.
+ * number of app servers. With the middleware's `indexBy` option, each user's
+ * sessions are listed in the table `<table>_users`.
  *
  * @example
  * ```ts
@@ -248,8 +254,61 @@ export class MysqlStore implements SessionStore {
   }
 
   /**
+   * Records that session `entry.sid` belongs to `userId` (option `indexBy` of
+   * the middleware), in `<table>_users`: inserted, or for a known entry
+   * `lastActiveAt` and `expiresAt` replaced (`createdAt` and `userAgent`
+   * kept), but only while the session's row is alive. When the entry is new,
+   * the user's entries whose session is gone or expired are deleted too.
+   * Resolves to false, having written nothing, when the session is missing or
+   * expired. Times are kept to the millisecond.
+   */
+  async indexSession(userId: string, entry: IndexedSession): Promise<boolean> {
+    const user = storedUserId(STORE, 'indexSession', userId);
+    const stored = storedEntry(STORE, entry);
+    const id = idOf(stored.sid);
+    const values = [user, stored.createdAt, stored.lastActiveAt, stored.expiresAt, stored.userAgent, id];
+    return this.#run(
+      'indexSession',
+      async (connection) => {
+        const written = await connection.change(this.#sql.index, values);
+        // 1: inserted (or, with mysql2's default FOUND_ROWS flag, updated to the values it had); 2: updated. Only a
+        // new entry grows the index, so that is when the user's dead ones go: the index stays as small as the
+        // user's live sessions, at one more statement per sign-in rather than per request.
+        if (written.affectedRows === 1) {
+          const dead = await connection.rows(this.#sql.deadOfUser, [user]);
+          if (dead.length > 0) await this.#deleteDead(connection, dead);
+        }
+        return written.affectedRows > 0;
+      },
+      this.#names.users,
+    );
+  }
+
+  /** Deletes `sid` from `userId`'s index; a missing entry is fine. */
+  async unindexSession(userId: string, sid: string): Promise<void> {
+    const user = storedUserId(STORE, 'unindexSession', userId);
+    const id = idOf(sid);
+    await this.#run('unindexSession', (connection) => connection.change(this.#sql.unindex, [user, id]), this.#names.users);
+  }
+
+  /** The entries of `userId`'s index. Entries of sessions that expired or were removed may be among them. */
+  async listIndexed(userId: string): Promise<IndexedSession[]> {
+    const user = storedUserId(STORE, 'listIndexed', userId);
+    const rows = await this.#run('listIndexed', (connection) => connection.rows(this.#sql.list, [user]), this.#names.users);
+    return rows.map((row) => ({
+      sid: textOf(row['sid']),
+      createdAt: millisRead(row['created']) ?? 0,
+      lastActiveAt: millisRead(row['active']) ?? 0,
+      expiresAt: millisRead(row['expires']),
+      userAgent: fromStorableText(textOf(row['agent'])),
+    }));
+  }
+
+  /**
    * Deletes every expired row now, in batches of 500, and resolves to how
-   * many went. The periodic sweep (option `sweepInterval`) calls this.
+   * many went; then deletes the users' index entries of sessions that are
+   * gone or expired, likewise (not counted). The periodic sweep (option
+   * `sweepInterval`) calls this.
    */
   async sweep(): Promise<number> {
     if (this.#sweeping) return 0;
@@ -265,8 +324,10 @@ export class MysqlStore implements SessionStore {
           deleted += (await connection.change(this.#sql.sweep, ids)).affectedRows;
           return expired.length;
         });
-        if (found < SWEEP_BATCH || this.#closed) return deleted;
+        if (found < SWEEP_BATCH || this.#closed) break;
       }
+      await this.#sweepIndex();
+      return deleted;
     } finally {
       this.#sweeping = false;
     }
@@ -279,18 +340,50 @@ export class MysqlStore implements SessionStore {
     this.#timer = undefined;
   }
 
+  async #sweepIndex(): Promise<void> {
+    let deleted = 0;
+    try {
+      for (;;) {
+        const found = await this.#run(
+          'sweep',
+          async (connection) => {
+            const dead = await connection.rows(this.#sql.deadIndexed, [Date.now()]);
+            if (dead.length > 0) deleted += await this.#deleteDead(connection, dead);
+            return dead.length;
+          },
+          this.#names.users,
+        );
+        if (found < SWEEP_BATCH || this.#closed) break;
+      }
+    } catch (error) {
+      // Made by migrations without the users' table, the sessions still work: so does their sweep.
+      if (errnoOf((error as Error).cause) !== ER_NO_SUCH_TABLE) throw error;
+      debug('MysqlStore sweep: no table %s, no index entries to sweep', this.#names.users);
+    }
+    if (deleted > 0) debug('MysqlStore sweep deleted %d index entries of sessions that are gone', deleted);
+  }
+
+  /** Deletes the index entries `dead` (rows of user_id and sid, at most SWEEP_BATCH) whose session is still not alive. */
+  async #deleteDead(connection: Connection, dead: RowDataPacket[]): Promise<number> {
+    const pairs: Parameter[] = [];
+    for (const row of dead) pairs.push(row['user_id'] as Buffer, row['sid'] as Buffer);
+    while (pairs.length < 2 * SWEEP_BATCH) pairs.push(null);
+    return (await connection.change(this.#sql.deleteDead, pairs)).affectedRows;
+  }
+
   /**
    * Runs `work` on one pool connection under the `queryTimeout` deadline,
    * after the start-up check, and turns any failure into an Error that says
-   * what failed, with the driver's error as its cause.
+   * what failed (naming `table` when it is missing), with the driver's error
+   * as its cause.
    */
-  async #run<T>(operation: string, work: (connection: Connection) => Promise<T>): Promise<T> {
+  async #run<T>(operation: string, work: (connection: Connection) => Promise<T>, table = this.#names.table): Promise<T> {
     if (this.#closed) {
       throw new Error('koa-session-store: this MysqlStore is closed; create a new MysqlStore to use the database again');
     }
     await this.#ensureReady();
     try {
-      return await this.#withConnection(operation, work);
+      return await this.#withConnection(operation, work, table);
     } catch (error) {
       // The table went away after the store made sure of it (dropped by hand, a test reset): check again next time.
       if (errnoOf((error as Error).cause) === ER_NO_SUCH_TABLE) this.#ready = undefined;
@@ -318,23 +411,30 @@ export class MysqlStore implements SessionStore {
         );
       }
       if (!this.#createTable) return;
-      try {
-        await connection.query(this.#sql.exists);
-        return;
-      } catch (error) {
-        if (errnoOf(error) !== ER_NO_SUCH_TABLE) throw error;
+      const sessionsFound = await found(connection, this.#sql.exists);
+      // One statement each that names no other object: stores starting together simply wait for each other's.
+      if (!sessionsFound) {
+        await connection.query(mysqlCreateSql(this.#names));
+        debug('MysqlStore created table %s', this.#names.table);
       }
-      // One statement that names no other object: stores starting together simply wait for each other's.
-      await connection.query(mysqlCreateSql(this.#names));
-      debug('MysqlStore created table %s', this.#names.table);
-    }).catch((error: unknown) => {
+      if (await found(connection, this.#sql.usersExist)) return;
+      try {
+        await connection.query(mysqlUsersCreateSql(this.#names));
+        debug('MysqlStore created table %s', this.#names.users);
+      } catch (error) {
+        // The sessions' table was there and only the users' index is missing (a store upgraded under a user that
+        // may not create tables): sessions work as before, and the indexBy methods say which table to create.
+        if (!sessionsFound || errnoOf(error) !== ER_TABLEACCESS_DENIED) throw error;
+        debug('MysqlStore may not create table %s; the indexBy methods need it (see mysqlTableSql())', this.#names.users);
+      }
+    }, this.#names.table).catch((error: unknown) => {
       this.#ready = undefined;
       throw error;
     });
     return this.#ready;
   }
 
-  async #withConnection<T>(operation: string, work: (connection: Connection) => Promise<T>): Promise<T> {
+  async #withConnection<T>(operation: string, work: (connection: Connection) => Promise<T>, table: string): Promise<T> {
     const limit = this.#queryTimeout;
     const deadline = limit > 0 ? Date.now() + limit : Infinity;
     const bounded = <R>(start: () => Promise<R>): Promise<R> => {
@@ -362,7 +462,7 @@ export class MysqlStore implements SessionStore {
           }
         }
       } catch (error) {
-        throw failure(operation, error, this.#names, limit);
+        throw failure(operation, error, table, limit);
       }
       const statement = this.#readAsIs ? (sql: string) => ({ ...READ_AS_IS, sql }) : undefined;
       const connection: Connection = {
@@ -395,10 +495,26 @@ export class MysqlStore implements SessionStore {
           debug('MysqlStore %s: %s, trying again', operation, lost ? 'connection lost' : 'deadlock');
           continue;
         }
-        throw failure(operation, error, this.#names, limit);
+        throw failure(operation, error, table, limit);
       }
     }
   }
+}
+
+/** Whether the table `exists` reads from is there. */
+async function found(connection: Connection, exists: string): Promise<boolean> {
+  try {
+    await connection.query(exists);
+    return true;
+  } catch (error) {
+    if (errnoOf(error) !== ER_NO_SUCH_TABLE) throw error;
+    return false;
+  }
+}
+
+/** A VARBINARY column's value (a Buffer) or a text one, as a string. */
+function textOf(value: unknown): string {
+  return Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
 }
 
 /** The promise side of the pool option, or a TypeError naming it. */
@@ -447,7 +563,7 @@ function checkout(pool: Pool, limit: number): Promise<PoolConnection> {
 }
 
 /** The Error an operation rejects with: what failed and how to fix it, with the driver's error as its cause. */
-function failure(operation: string, error: unknown, names: MysqlNames, limit: number): Error {
+function failure(operation: string, error: unknown, table: string, limit: number): Error {
   if (error instanceof Error && error.message.startsWith('koa-session-store:')) return error;
   if (error instanceof Timeout) {
     return new Error(
@@ -460,7 +576,7 @@ function failure(operation: string, error: unknown, names: MysqlNames, limit: nu
   const message = cause instanceof Error ? cause.message : String(cause);
   if (errno === ER_NO_SUCH_TABLE) {
     return new Error(
-      `koa-session-store: MySQL ${operation} failed: the table ${names.table} does not exist (${message}); create it with the SQL from mysqlTableSql(), or let the store create it (option createTable of MysqlStore, on by default)`,
+      `koa-session-store: MySQL ${operation} failed: the table ${table} does not exist (${message}); create it with the SQL from mysqlTableSql(), or let the store create it (option createTable of MysqlStore, on by default)`,
       { cause },
     );
   }

@@ -1,9 +1,11 @@
-// MysqlStore against the store contract on the real server (MariaDB here,
-// written for MySQL 8 too), then what only it has: rows checked with raw SQL,
-// server-side expiry, exact text through patches (lone surrogates included),
-// racing table creation, option checks, timeouts, and recovery after the
-// server kills the pool's connections.
+// MysqlStore against the store contract and the user-sessions suite on the
+// real server (MariaDB here, written for MySQL 8 too), then what only it has:
+// rows checked with raw SQL, server-side expiry, exact text through patches
+// (lone surrogates included), the users' index table, racing table creation,
+// option checks, timeouts, and recovery after the server kills the pool's
+// connections.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,16 +13,16 @@ import mysqlCallback from 'mysql2';
 import mysql from 'mysql2/promise';
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import { MysqlStore, mysqlTableSql } from '../../src/mysql.js';
-import type { SessionPatch, SessionStore } from '../../src/store.js';
+import type { IndexedSession, SessionPatch, SessionStore } from '../../src/store.js';
 import { runStoreConformance } from '../../src/testing.js';
 import { killThreads, MYSQL_URL, mysqlSkip, trackedPool } from '../support/mysql.js';
 import type { TrackedPool } from '../support/mysql.js';
 import { runTag } from '../support/services.js';
+import { runUserSessionsSuite } from '../support/user-sessions.js';
 
 const skip = await mysqlSkip();
 const tag = runTag();
 const pools: Pool[] = [];
-const tables = new Set<string>();
 /** A separate pool for raw SQL, opened on first use (suites are built before any hook runs). */
 let adminPool: Pool | undefined;
 
@@ -35,11 +37,9 @@ function newPool(connectionLimit = 10): TrackedPool {
   return tracked;
 }
 
-/** A table name of this run, dropped at the end. */
+/** A table name of this run: every table whose name starts with `kss_<tag>_` is dropped at the end. */
 function tableFor(name: string): string {
-  const table = `kss_${tag}_${name}`;
-  tables.add(table);
-  return table;
+  return `kss_${tag}_${name}`;
 }
 
 async function sql<R = RowDataPacket>(text: string, values: unknown[] = []): Promise<R[]> {
@@ -54,6 +54,20 @@ async function insertExpired(table: string, count: number): Promise<void> {
   await sql(`INSERT INTO \`${table}\` (sid, data, expires_at) VALUES ${rows}`, sids);
 }
 
+/** Runs the statements of `mysqlTableSql()`, one at a time, as a migration tool would. */
+async function runScript(script: string): Promise<void> {
+  for (const statement of script.split(/;\n/)) if (statement.trim() !== '') await sql(statement);
+}
+
+/** An entry for `sid` as the middleware makes it: created now, expiring after `ttlMs` (null: never). */
+function entryOf(sid: string, ttlMs: number | null, userAgent = 'Browser'): IndexedSession {
+  const now = Date.now();
+  return { sid, createdAt: now, lastActiveAt: now, expiresAt: ttlMs === null ? null : now + ttlMs, userAgent };
+}
+
+const byCreation = (entries: readonly IndexedSession[]): IndexedSession[] =>
+  [...entries].sort((a, b) => a.createdAt - b.createdAt || a.sid.localeCompare(b.sid));
+
 function patchOf(set: Record<string, unknown>, unset: string[] = []): SessionPatch {
   const values = Object.create(null) as Record<string, string>;
   for (const key of Object.keys(set)) values[key] = JSON.stringify(set[key]);
@@ -63,7 +77,11 @@ function patchOf(set: Record<string, unknown>, unset: string[] = []): SessionPat
 after(async () => {
   await Promise.all(pools.map((pool) => pool.end()));
   if (adminPool) {
-    for (const table of tables) await sql(`DROP TABLE IF EXISTS \`${table}\``);
+    const mine = await sql<{ name: string }>(
+      "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE CONCAT(?, '\\_%')",
+      [`kss_${tag}`],
+    );
+    for (const { name } of mine) await sql(`DROP TABLE IF EXISTS \`${name}\``);
     await adminPool.end();
   }
 });
@@ -78,10 +96,26 @@ runStoreConformance('MysqlStore on a table made from mysqlTableSql(), with creat
   skip,
   create: async () => {
     const table = tableFor('kit_migrated');
-    await sql(mysqlTableSql(table));
+    await runScript(mysqlTableSql(table));
     return new MysqlStore({ pool: newPool().pool, table, createTable: false, sweepInterval: 50 });
   },
   destroy: (store: SessionStore) => (store as MysqlStore).close(),
+});
+
+runUserSessionsSuite('MysqlStore', {
+  skip,
+  create: () => new MysqlStore({ pool: newPool().pool, table: tableFor('user_sessions') }),
+  destroy: (store) => store.close(),
+});
+
+runUserSessionsSuite('MysqlStore on tables made from mysqlTableSql(), with createTable: false and a sweep', {
+  skip,
+  create: async () => {
+    const table = tableFor('user_sessions_migrated');
+    await runScript(mysqlTableSql(table));
+    return new MysqlStore({ pool: newPool().pool, table, createTable: false, sweepInterval: 50 });
+  },
+  destroy: (store) => store.close(),
 });
 
 runStoreConformance("MysqlStore over mysql2's callback pool", {
@@ -296,6 +330,217 @@ describe('MysqlStore as an operator sees it', { skip }, () => {
   });
 });
 
+describe("MysqlStore: the users' index, read with SQL", { skip }, () => {
+  let table: string;
+  let users: string;
+  let store: MysqlStore;
+  const user = (): string => `user-${randomUUID()}`;
+
+  before(async () => {
+    table = tableFor('index');
+    users = `${table}_users`;
+    store = new MysqlStore({ pool: newPool().pool, table });
+    await store.load('warm-up');
+  });
+  after(() => store.close());
+
+  /** Saves a session and indexes it under `userId`. */
+  async function signIn(userId: string, ttlMs: number | null, userAgent?: string): Promise<IndexedSession> {
+    const entry = entryOf(randomUUID(), ttlMs, userAgent);
+    await store.save(entry.sid, JSON.stringify({ userId }), ttlMs ?? undefined);
+    assert.equal(await store.indexSession(userId, entry), true);
+    return entry;
+  }
+
+  /** The rows of `storedUserId` as the table holds them, bytes read as UTF-8 and times as numbers. */
+  const rowsOf = async (storedUserId: string) =>
+    (
+      await sql<{ sid: Buffer; created_at: number; last_active_at: number; expires_at: number | null; user_agent: string }>(
+        `SELECT sid, created_at, last_active_at, expires_at, user_agent FROM \`${users}\` WHERE user_id = ? ORDER BY created_at, sid`,
+        [storedUserId],
+      )
+    ).map((row) => ({ ...row, sid: row.sid.toString('utf8') }));
+
+  /** Makes sessions `sids` expired a second ago, as the server's clock sees it. */
+  const expire = (sids: string[]) => sql(`UPDATE \`${table}\` SET expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND WHERE sid IN (?)`, [sids]);
+
+  it('creates <table>_users keyed by (user_id, sid), user ids as bytes, times in ms, an index on expires_at, and one row per session of a user', async () => {
+    const columns = await sql(
+      `SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type, IS_NULLABLE AS nullable, COLLATION_NAME AS collation
+         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
+      [users],
+    );
+    assert.deepEqual(
+      // MariaDB says bigint(20), MySQL 8 bigint.
+      columns.map((column) => ({ ...column, type: String(column['type']).replace(/^bigint\(20\)$/, 'bigint') })),
+      [
+        { name: 'user_id', type: 'varbinary(512)', nullable: 'NO', collation: null },
+        { name: 'sid', type: 'varbinary(255)', nullable: 'NO', collation: null },
+        { name: 'created_at', type: 'bigint', nullable: 'NO', collation: null },
+        { name: 'last_active_at', type: 'bigint', nullable: 'NO', collation: null },
+        { name: 'expires_at', type: 'bigint', nullable: 'YES', collation: null },
+        { name: 'user_agent', type: 'text', nullable: 'NO', collation: 'utf8mb4_bin' },
+      ],
+    );
+    const keys = await sql<{ INDEX_NAME: string; COLUMN_NAME: string }>(
+      `SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY INDEX_NAME, SEQ_IN_INDEX`,
+      [users],
+    );
+    assert.deepEqual(
+      keys.map((key) => `${key.INDEX_NAME === 'PRIMARY' ? 'PRIMARY' : 'other'}:${key.COLUMN_NAME}`).sort(),
+      ['PRIMARY:sid', 'PRIMARY:user_id', 'other:expires_at'],
+    );
+
+    const alice = user();
+    const phone = await signIn(alice, 60_000, 'Phone');
+    const laptop = await signIn(alice, null, 'Laptop "x" é 😀');
+    assert.deepEqual(
+      (await rowsOf(alice)).map((row) => ({ ...row, created_at: Number(row.created_at), last_active_at: Number(row.last_active_at), expires_at: row.expires_at === null ? null : Number(row.expires_at) })),
+      byCreation([phone, laptop]).map((entry) => ({ sid: entry.sid, created_at: entry.createdAt, last_active_at: entry.lastActiveAt, expires_at: entry.expiresAt, user_agent: entry.userAgent })),
+    );
+    assert.deepEqual(byCreation(await store.listIndexed(alice)), byCreation([phone, laptop]));
+    assert.deepEqual(await store.listIndexed(user()), [], 'a user without sessions lists none');
+  });
+
+  it('upserts: a known session keeps createdAt and userAgent, and takes the new lastActiveAt and expiresAt', async () => {
+    const carol = user();
+    const first = await signIn(carol, 60_000, 'First browser');
+    const later = { sid: first.sid, createdAt: first.createdAt + 5000, lastActiveAt: first.lastActiveAt + 5000, expiresAt: (first.expiresAt as number) + 5000, userAgent: 'Other' };
+    assert.equal(await store.indexSession(carol, later), true);
+    assert.deepEqual(await store.listIndexed(carol), [{ ...first, lastActiveAt: later.lastActiveAt, expiresAt: later.expiresAt }]);
+    assert.equal(await store.indexSession(carol, { ...later, expiresAt: null }), true);
+    assert.deepEqual(await store.listIndexed(carol), [{ ...first, lastActiveAt: later.lastActiveAt, expiresAt: null }]);
+  });
+
+  it('writes no entry for a session that is missing or expired', async () => {
+    const frank = user();
+    assert.equal(await store.indexSession(frank, entryOf(randomUUID(), 60_000)), false);
+    const expired = await signIn(frank, 60_000);
+    await expire([expired.sid]);
+    await store.unindexSession(frank, expired.sid);
+    assert.equal(await store.indexSession(frank, { ...expired, lastActiveAt: Date.now() }), false, 'an expired session is not one');
+    assert.deepEqual(await rowsOf(frank), []);
+  });
+
+  it("drops the user's entries of sessions that are gone or expired when it indexes a new one, and no other user's", async () => {
+    const dave = user();
+    const other = user();
+    const old: string[] = [];
+    for (let i = 0; i < 20; i += 1) old.push((await signIn(dave, 60_000, `old ${i}`)).sid);
+    const removed = await signIn(dave, 60_000, 'removed');
+    const forever = await signIn(dave, null, 'never expires');
+    const others = await signIn(other, 60_000, 'other user');
+    assert.equal((await rowsOf(dave)).length, 22);
+    await store.remove(removed.sid);
+    await expire([...old, others.sid]);
+    const fresh = await signIn(dave, 60_000, 'fresh');
+    assert.deepEqual((await rowsOf(dave)).map((row) => row.user_agent).sort(), ['fresh', 'never expires']);
+    assert.deepEqual(byCreation(await store.listIndexed(dave)), byCreation([forever, fresh]));
+    assert.deepEqual((await rowsOf(other)).map((row) => row.sid), [others.sid], "another user's entries wait for their own sign-in or the sweep");
+  });
+
+  it('deletes one entry on unindex, and ignores a missing one', async () => {
+    const gina = user();
+    const a = await signIn(gina, 60_000);
+    const b = await signIn(gina, 60_000);
+    await store.unindexSession(gina, a.sid);
+    assert.deepEqual((await rowsOf(gina)).map((row) => row.sid), [b.sid]);
+    await store.unindexSession(gina, a.sid);
+    await store.unindexSession(user(), randomUUID());
+    assert.equal(await store.load(a.sid), JSON.stringify({ userId: gina }), 'the session itself stays');
+  });
+
+  it('keeps user ids and user agents exactly, %, U+0000 and lone surrogates included, and ids that differ only there never share rows', async () => {
+    const base = user();
+    const ids = [base, `${base}%00`, `${base}\u0000`, `${base}%uD800`, `${base}\ud800`, `${base}\ud801`, `${base}\ufffd`, `${base}\ud83d\ude00`, `${base} `, `${base.toUpperCase()}`];
+    const entries = new Map<string, IndexedSession>();
+    for (const id of ids) entries.set(id, await signIn(id, 60_000, `agent ${id} \u0000 \udc00 %41`));
+    for (const id of ids) assert.deepEqual(await store.listIndexed(id), [entries.get(id)], `user ${JSON.stringify(id)} sees only its own entry`);
+    const stored = await sql<{ user_id: Buffer; user_agent: string }>(`SELECT user_id, user_agent FROM \`${users}\` WHERE user_id LIKE ?`, [`${base}%`]);
+    assert.deepEqual(
+      stored.map((row) => row.user_id.toString('utf8')).sort(),
+      [base, `${base}%2500`, `${base}%00`, `${base}%25uD800`, `${base}%uD800`, `${base}%uD801`, `${base}\ufffd`, `${base}\ud83d\ude00`, `${base} `].sort(),
+      'a plain id is kept as it is, and only %, U+0000 and lone surrogates are escaped',
+    );
+    assert.ok(stored.some((row) => row.user_agent === `agent ${base} %00 %uDC00 %2541`));
+  });
+
+  it('refuses a user id longer than 512 bytes, and one that is not a string, without quoting it', async () => {
+    const long = `secret-${'é'.repeat(300)}`;
+    await assert.rejects(store.indexSession(long, entryOf('s', 60_000)), (error: Error) => {
+      assert.ok(error instanceof TypeError);
+      assert.match(error.message, /^koa-session-store: MysqlStore.indexSession got a user id of 307 characters; .* at most 512 bytes/);
+      assert.doesNotMatch(error.message, /secret/);
+      return true;
+    });
+    await assert.rejects(store.listIndexed(42 as unknown as string), /needs a user id as a non-empty string, got number/);
+    await assert.rejects(store.indexSession('u', { ...entryOf('s', 60_000), sid: 'secret-\udc00' }), (error: Error) => {
+      assert.match(error.message, /a MysqlStore session id must be a string of at most 255 UTF-8 bytes without lone surrogates/);
+      assert.doesNotMatch(error.message, /secret/);
+      return true;
+    });
+  });
+
+  it('never leaves an entry of a session that a revocation removed while it was being indexed', async () => {
+    const ivan = user();
+    for (let round = 0; round < 100; round += 1) {
+      const entry = entryOf(randomUUID(), 60_000);
+      await store.save(entry.sid, '{}', 60_000);
+      // What a revocation does (remove, then unindex), racing the end of a request that wrote the session.
+      await Promise.all([
+        store.indexSession(ivan, entry),
+        (async () => {
+          await store.remove(entry.sid);
+          await store.unindexSession(ivan, entry.sid);
+        })(),
+      ]);
+    }
+    assert.deepEqual(await rowsOf(ivan), []);
+  });
+
+  it('sweeps the entries of sessions that are gone or expired, in batches, and keeps those of live sessions', async () => {
+    const sweeper = new MysqlStore({ pool: newPool(2).pool, table, sweepInterval: 0 });
+    const jane = user();
+    const live = await signIn(jane, 60_000, 'live');
+    const forever = await signIn(jane, null, 'forever');
+    // Its entry says it expired (an app server's clock ahead of the others'), its session is alive: the session decides.
+    const stillAlive = await signIn(jane, 60_000, 'entry expired, session alive');
+    await sql(`UPDATE \`${users}\` SET expires_at = 1000 WHERE sid = ?`, [stillAlive.sid]);
+    const expired = await signIn(jane, 60_000, 'session expired');
+    await expire([expired.sid]);
+    await sql(`UPDATE \`${users}\` SET expires_at = ? WHERE sid = ?`, [Date.now() - 1000, expired.sid]);
+    const rows = Array.from({ length: 1300 }, (_, i) => [`swept-${i % 7}`, `gone-${i}`, 1, 1, i % 10 === 0 ? null : 1000, 'x']);
+    await sql(`INSERT INTO \`${users}\` (user_id, sid, created_at, last_active_at, expires_at, user_agent) VALUES ?`, [rows]);
+    assert.ok((await sweeper.sweep()) >= 1, 'the expired session went');
+    const left = await sql<{ n: number }>(`SELECT COUNT(*) AS n FROM \`${users}\` WHERE sid LIKE 'gone-%'`);
+    assert.equal(Number(left[0]?.n), 0, 'every entry of a missing session went, never-expiring ones included');
+    assert.deepEqual(byCreation(await store.listIndexed(jane)), byCreation([live, forever, { ...stillAlive, expiresAt: 1000 }]));
+    await sweeper.close();
+  });
+
+  it('works on a sessions table made before the index existed: creates <table>_users when it may, says which table to create when not', async () => {
+    const old = tableFor('before_index');
+    await sql(`CREATE TABLE \`${old}\` (sid VARBINARY(255) NOT NULL PRIMARY KEY, data LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, expires_at DATETIME(3) NULL) ENGINE=InnoDB`);
+    const migrated = new MysqlStore({ pool: newPool(1).pool, table: old, createTable: false, sweepInterval: 0 });
+    await migrated.save('s', '{"userId":"kim"}', 60_000);
+    assert.equal(await migrated.load('s'), '{"userId":"kim"}', 'sessions work without the index table');
+    await sql(`UPDATE \`${old}\` SET expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND`);
+    assert.equal(await migrated.sweep(), 1, 'and so does the sweep');
+    await migrated.save('s', '{"userId":"kim"}', 60_000);
+    await assert.rejects(migrated.indexSession('kim', entryOf('s', 60_000)), (error: Error) => {
+      assert.match(error.message, /^koa-session-store: MySQL indexSession failed: the table `.*_before_index_users` does not exist/);
+      assert.match(error.message, /mysqlTableSql\(\)/);
+      return true;
+    });
+    await migrated.close();
+    const creating = new MysqlStore({ pool: newPool(1).pool, table: old });
+    assert.equal(await creating.load('s'), '{"userId":"kim"}');
+    assert.equal(await creating.indexSession('kim', entryOf('s', 60_000)), true, 'the index table was made on first use');
+    assert.equal((await creating.listIndexed('kim')).length, 1);
+    await creating.close();
+  });
+});
+
 describe('MysqlStore table creation and options', { skip }, () => {
   it('creates one table when five stores on five pools start at once, and all of them work', async () => {
     const table = tableFor('race');
@@ -306,8 +551,14 @@ describe('MysqlStore table creation and options', { skip }, () => {
       loaded,
       stores.map((_, i) => `{"i":${(i + 1) % 5}}`),
     );
-    const found = await sql('SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [table]);
-    assert.equal(found.length, 1);
+    const found = await sql<{ name: string }>(
+      'SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?, ?) ORDER BY TABLE_NAME',
+      [table, `${table}_users`],
+    );
+    assert.deepEqual(
+      found.map((row) => row.name),
+      [table, `${table}_users`],
+    );
     await Promise.all(stores.map((store) => store.close()));
   });
 
@@ -401,13 +652,15 @@ describe('MysqlStore table creation and options', { skip }, () => {
     const table = tableFor('documented');
     const ddl = mysqlTableSql(table);
     assert.match(ddl, /^CREATE TABLE IF NOT EXISTS `kss_.*_documented` \(/);
-    await sql(ddl);
-    await sql(ddl); // Idempotent: safe to run twice.
+    assert.match(ddl, /;\nCREATE TABLE IF NOT EXISTS `kss_.*_documented_users` \(/);
+    await runScript(ddl);
+    await runScript(ddl); // Idempotent: safe to run twice.
     const [{ db }] = (await sql<{ db: string }>('SELECT DATABASE() AS db')) as [{ db: string }];
     assert.match(mysqlTableSql(table, db), new RegExp(`^CREATE TABLE IF NOT EXISTS \`${db}\`\\.\`${table}\``));
     const store = new MysqlStore({ pool: newPool(1).pool, table, createTable: false });
     await store.save('s', '{"ok":true}');
     assert.equal(await store.load('s'), '{"ok":true}');
+    assert.equal(await store.indexSession('u', entryOf('s', 60_000)), true);
     await store.close();
   });
 
@@ -428,8 +681,10 @@ describe('MysqlStore table creation and options', { skip }, () => {
     for (const table of long) {
       assert.equal(table.length, 63);
       const store = new MysqlStore({ pool, table });
-      await store.save('s', '{}', 60_000);
-      assert.equal(await store.load('s'), '{}');
+      await store.save('s', JSON.stringify({ table }), 60_000);
+      assert.equal(await store.indexSession('u', entryOf('s', 60_000)), true);
+      assert.equal(await store.load('s'), JSON.stringify({ table }));
+      assert.equal((await store.listIndexed('u')).length, 1, 'each table has a users\' index of its own');
       await store.close();
     }
   });
