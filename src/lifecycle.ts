@@ -71,9 +71,13 @@ export class SessionRequest implements SessionHolder {
     this.carrier = config.carrier;
   }
 
+  /** When this request began (first asked for): sessions created since are not "other sessions" it can know of. */
+  private began: number | undefined;
+
   /** Runs before downstream. Returns a promise only when it has to wait for the store. */
   begin(): Promise<void> | undefined {
     const { carrier } = this;
+    if (this.config.userIndex !== undefined) this.began = Date.now();
     carrier.check(this.ctx);
     if (!carrier.serverSide) return undefined;
     const carried = this.readSessionCookie();
@@ -442,9 +446,9 @@ export class SessionRequest implements SessionHolder {
     const user = userIndex.userOf(this.getSession());
     if (user === undefined) return 0;
     const current = this.isNew ? undefined : this.sid;
-    // Sessions created once the revocation began (a login racing it) are not "other sessions" it knew of.
-    const started = Date.now();
-    return (await userIndex.revoke(user, (entry) => entry.sid !== current && entry.createdAt <= started, this)).length;
+    // Sessions created since this request began (a login racing it) are not "other sessions" it knew of.
+    const began = this.began ?? Date.now();
+    return (await userIndex.revoke(user, (entry) => entry.sid !== current && entry.createdAt < began, this)).length;
   }
 
   private requireIndex(method: string): UserIndex {
