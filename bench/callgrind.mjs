@@ -1,11 +1,13 @@
-// npm run bench:callgrind (node bench/callgrind.mjs): instructions per request
-// of the in-process micro-benchmark, counted by valgrind's callgrind. Unlike
-// time, an instruction count hardly moves with the machine's load, so it
-// compares a change before and after on a noisy VM. For each scenario
-// (contender × workload) it runs bench/micro.mjs under callgrind, which after
-// its warm-up makes N requests and then 2N, with a callgrind dump after each;
-// the figure is (Ir(2N) − Ir(N)) / N, so start-up, session creation, warm-up
-// and the dumps themselves cancel out. See bench/README.md.
+// node bench/callgrind.mjs: instructions per request of the in-process
+// micro-benchmark, counted by valgrind's callgrind. Unlike time, an
+// instruction count does not move with the machine's load, so it compares a
+// change before and after on a noisy VM. For each scenario (contender ×
+// workload) bench/micro.mjs runs under callgrind and, after its warm-up, makes
+// 5 segments of N requests with a callgrind dump after each, and one dump after
+// no request (the cost of a dump). The figure is the median over the segments
+// of (Ir(segment) − Ir(empty)) / N: start-up, session creation, warm-up and
+// the dumps cancel out, and a segment that caught a late JIT compilation (tens
+// of millions of instructions at once) does not move it. See bench/README.md.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -14,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MANY_USERS, WORKLOADS } from './lib/app.mjs';
 import { BY_NAME } from './lib/contenders.mjs';
+import { median } from './lib/report.mjs';
 import { ensureBuilt, snapshotDist } from './lib/package.mjs';
 
 const MICRO = fileURLToPath(new URL('./micro.mjs', import.meta.url));
@@ -23,8 +26,8 @@ const HELP = `Usage: node bench/callgrind.mjs [options]
 
   --only a,b         contenders (default: ${DEFAULT_ONLY.join(',')}); one valgrind process each
   --workloads a,b    workloads (default: ${MANY_USERS.join(',')}; also ${WORKLOADS.filter((w) => !MANY_USERS.includes(w)).join(', ')})
-  --requests N       N: the figure is (Ir(2N) − Ir(N)) / N (default 1000)
-  --warmup N         warm-up requests per scenario before N (default 500; micro.mjs's first pass adds 5×)
+  --requests N       N, requests per segment (default 1000); 5 segments per scenario
+  --warmup N         warm-up requests per scenario (default 2000; micro.mjs's first pass adds 5×)
   --sessions N       sessions for the many-users workloads (default 2500: above the 2,000 verified
                      cookies the cookie store remembers, so every read verifies as with real users)
   --jobs N           valgrind processes at once (default: the number of cores); counts do not
@@ -61,7 +64,7 @@ function count(value, name, fallback) {
   return number;
 }
 const requests = count(argv.requests, 'requests', 1000);
-const warmup = count(argv.warmup, 'warmup', 500);
+const warmup = count(argv.warmup, 'warmup', 2000);
 const sessions = count(argv.sessions, 'sessions', 2500);
 const jobs = count(argv.jobs, 'jobs', os.availableParallelism?.() ?? os.cpus().length);
 const only = argv.only ? argv.only.split(',') : DEFAULT_ONLY;
@@ -140,6 +143,7 @@ function runOne(contender) {
 
 const started = Date.now();
 const results = [];
+const fmtDrift = (value) => (Number.isFinite(value) ? `${(value * 100).toFixed(1)} %` : '–');
 
 async function measureContender(contender) {
   process.stderr.write(`bench:callgrind: ${contender} × ${workloads.join(', ')} under valgrind…\n`);
@@ -147,11 +151,17 @@ async function measureContender(contender) {
     const { totals, failed } = await runOne(contender);
     for (const workload of workloads) {
       const key = `${contender} ${workload}`;
-      const n = totals[`N ${key}`];
-      const twice = totals[`2N ${key}`];
-      const perRequest = n !== undefined && twice !== undefined ? (twice - n) / requests : NaN;
-      results.push({ contender, workload, perRequest, failed: failed[key] ?? NaN });
-      process.stderr.write(`  ${contender} ${workload}: ${Number.isFinite(perRequest) ? Math.round(perRequest).toLocaleString('en-US') : '–'} instructions/request\n`);
+      const empty = totals[`empty ${key}`];
+      const segments = Object.keys(totals)
+        .filter((label) => label.startsWith('segment ') && label.endsWith(` ${key}`))
+        .map((label) => (totals[label] - empty) / requests);
+      const perRequest = empty === undefined ? NaN : median(segments);
+      // How far the segments spread: large when the JIT was still at work after the warm-up.
+      const drift = segments.length > 1 ? (Math.max(...segments) - Math.min(...segments)) / perRequest : NaN;
+      results.push({ contender, workload, perRequest, min: Math.min(...segments), drift, failed: failed[key] ?? NaN });
+      process.stderr.write(
+        `  ${contender} ${workload}: ${Number.isFinite(perRequest) ? Math.round(perRequest).toLocaleString('en-US') : '–'} instructions/request (segments spread ${fmtDrift(drift)})\n`,
+      );
     }
   } catch (error) {
     process.stderr.write(`  ${contender} ERROR ${error.message}\n`);
@@ -169,15 +179,18 @@ await Promise.all(
 results.sort((a, b) => only.indexOf(a.contender) - only.indexOf(b.contender));
 
 const fmt = (value) => (Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : '–');
-const lines = ['| workload | contender | instructions/request | over bare | non-2xx or errors |', '| --- | --- | ---: | ---: | ---: |'];
+const lines = ['| workload | contender | instructions/request (median of 5 segments) | over bare | lowest segment | spread (max − min) | non-2xx or errors |', '| --- | --- | ---: | ---: | ---: | ---: | ---: |'];
 for (const workload of workloads) {
   const bare = results.find((r) => r.contender === 'bare' && r.workload === workload)?.perRequest ?? NaN;
   for (const r of results.filter((x) => x.workload === workload)) {
-    lines.push(`| ${workload} | ${r.contender} | ${fmt(r.perRequest)} | ${r.contender === 'bare' ? '–' : fmt(r.perRequest - bare)} | ${Number.isFinite(r.failed) ? r.failed : '–'} |`);
+    lines.push(
+      `| ${workload} | ${r.contender} | ${fmt(r.perRequest)} | ${r.contender === 'bare' ? '–' : fmt(r.perRequest - bare)} | ${fmt(r.min)} | ${fmtDrift(r.drift)} | ${Number.isFinite(r.failed) ? r.failed : '–'} |`,
+    );
   }
 }
 process.stdout.write(
-  `\n# callgrind: instructions per request, (Ir(2N) − Ir(N)) / N with N = ${requests.toLocaleString('en-US')} ` +
+  `\n# callgrind: instructions per request, median over 5 segments of N = ${requests.toLocaleString('en-US')} requests of (Ir(segment) − Ir(empty)) / N ` +
     `(after ${(warmup * 6).toLocaleString('en-US')} warm-up requests; ${sessions.toLocaleString('en-US')} users; ${jobs} at a time), Node ${process.version} --single-threaded; ` +
-    `${Math.round((Date.now() - started) / 1000)} s\n\n${lines.join('\n')}\n`,
+    `${Math.round((Date.now() - started) / 1000)} s\n\n${lines.join('\n')}\n\n` +
+    'A wide spread means the JIT was still at work after the warm-up: compare medians, or raise --warmup.\n',
 );

@@ -26,7 +26,7 @@ const HELP = `Usage: node bench/micro.mjs [options]
                      for every case once before the first repeat)
   --repeat N         repeats, contenders interleaved; the median is printed (default 3)
   --callgrind        under valgrind --tool=callgrind (bench/callgrind.mjs passes it): after the
-                     warm-up, N requests then 2N, each framed by a callgrind_control dump, per case
+                     warm-up, 5 segments of N requests, each followed by a callgrind_control dump, per case
   --no-build         do not rebuild dist/ when src/ is newer`;
 
 const { values: argv } = parseArgs({
@@ -93,6 +93,8 @@ for (const name of names) {
   }
 }
 
+const CALLGRIND_SEGMENTS = 5;
+
 async function closeAll() {
   for (const c of cases) await c.built.close?.();
   if (services.redis && names.some((n) => BY_NAME.get(n).services?.includes('redis'))) await cleanRedis(`ksbench:${tag}:`);
@@ -110,11 +112,12 @@ async function measure(c) {
 for (const c of cases) c.failed += await c.client.loop(c.cookies, warmup * 5);
 
 if (argv.callgrind === true) {
-  // Callgrind counts instructions, not time: each case runs N requests and then 2N, and a dump
-  // after each (labelled) lets bench/callgrind.mjs take (Ir(2N) − Ir(N)) / N, so everything
-  // outside the requests (start-up, sessions, warm-up, the dump itself) cancels out.
-  // A full collection before each dump (callgrind.mjs runs Node with --expose-gc) starts every
-  // segment from the same heap, so where a collection falls moves the counts less.
+  // Callgrind counts instructions, not time. After the warm-up each case makes SEGMENTS runs of N
+  // requests with a labelled dump after each, plus one dump after no request at all, whose count
+  // (the dump and the collection before it) bench/callgrind.mjs subtracts from the others; it takes
+  // the median over the segments, so one that caught a late JIT compilation does not move it.
+  // A full collection before each dump (Node runs with --expose-gc) starts every segment from the
+  // same heap.
   const dump = (label) => {
     globalThis.gc?.();
     execFileSync('callgrind_control', [`--dump=${label}`, String(process.pid)], { stdio: 'ignore' });
@@ -122,10 +125,11 @@ if (argv.callgrind === true) {
   for (const c of cases) {
     c.failed += await c.client.loop(c.cookies, warmup);
     dump(`start ${c.name} ${c.workload}`);
-    c.failed += await c.client.loop(c.cookies, iterations);
-    dump(`N ${c.name} ${c.workload}`);
-    c.failed += await c.client.loop(c.cookies, iterations * 2);
-    dump(`2N ${c.name} ${c.workload}`);
+    dump(`empty ${c.name} ${c.workload}`);
+    for (let segment = 1; segment <= CALLGRIND_SEGMENTS; segment += 1) {
+      c.failed += await c.client.loop(c.cookies, iterations);
+      dump(`segment ${segment} ${c.name} ${c.workload}`);
+    }
     process.stdout.write(`CALLGRIND_CASE ${JSON.stringify({ contender: c.name, workload: c.workload, failed: c.failed + c.built.stats.errors })}\n`);
   }
   await closeAll();
