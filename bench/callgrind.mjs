@@ -90,7 +90,6 @@ function runOne(contender) {
     `--callgrind-out-file=${path.join(dir, 'callgrind.out')}`,
     process.execPath,
     '--single-threaded',
-    '--expose-gc',
     MICRO,
     '--no-build',
     '--callgrind',
@@ -160,7 +159,7 @@ async function measureContender(contender) {
       const drift = segments.length > 1 ? (Math.max(...segments) - Math.min(...segments)) / perRequest : NaN;
       results.push({ contender, workload, perRequest, min: Math.min(...segments), drift, failed: failed[key] ?? NaN });
       process.stderr.write(
-        `  ${contender} ${workload}: ${Number.isFinite(perRequest) ? Math.round(perRequest).toLocaleString('en-US') : '–'} instructions/request (segments spread ${fmtDrift(drift)})\n`,
+        `  ${contender} ${workload}: ${Number.isFinite(perRequest) ? Math.round(perRequest).toLocaleString('en-US') : '–'} instructions/request (segments ${segments.map((v) => Math.round(v / 1000)).join(', ')} thousand)\n`,
       );
     }
   } catch (error) {

@@ -112,16 +112,13 @@ async function measure(c) {
 for (const c of cases) c.failed += await c.client.loop(c.cookies, warmup * 5);
 
 if (argv.callgrind === true) {
-  // Callgrind counts instructions, not time. After the warm-up each case makes SEGMENTS runs of N
-  // requests with a labelled dump after each, plus one dump after no request at all, whose count
-  // (the dump and the collection before it) bench/callgrind.mjs subtracts from the others; it takes
+  // Callgrind counts instructions, not time. After the warm-up each case makes CALLGRIND_SEGMENTS
+  // runs of N requests with a labelled dump after each, plus one dump after no request at all, whose
+  // count (what a dump costs) bench/callgrind.mjs subtracts from the others; it takes
   // the median over the segments, so one that caught a late JIT compilation does not move it.
-  // A full collection before each dump (Node runs with --expose-gc) starts every segment from the
-  // same heap.
-  const dump = (label) => {
-    globalThis.gc?.();
-    execFileSync('callgrind_control', [`--dump=${label}`, String(process.pid)], { stdio: 'ignore' });
-  };
+  // No forced collection between segments: after one, V8 compiled the hot code again and every
+  // segment carried that cost.
+  const dump = (label) => execFileSync('callgrind_control', [`--dump=${label}`, String(process.pid)], { stdio: 'ignore' });
   for (const c of cases) {
     c.failed += await c.client.loop(c.cookies, warmup);
     dump(`start ${c.name} ${c.workload}`);

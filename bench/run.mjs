@@ -162,9 +162,19 @@ async function cleanup() {
     await postgresQuery(`DROP SCHEMA IF EXISTS "${pgSchema}" CASCADE`).catch((error) => log(`bench: could not drop schema ${pgSchema}: ${error.message}`));
   }
 }
+// Every measured run, and every run that failed; filled in below.
+const runs = [];
+const failures = [];
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, () => {
     log(`\nbench: ${signal}, stopping the servers and cleaning up…`);
+    // What was measured so far is kept: summarize() and the chart work on a partial file too.
+    if (runs.length > 0) {
+      const file = path.join(ROOT, 'bench', 'results', `${new Date().toISOString().replace(/[:.]/g, '-')}-partial.json`);
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), argv: process.argv.slice(2), options, partial: signal, runs, failures }, null, 2)}\n`);
+      log(`bench: runs so far in ${path.relative(ROOT, file)}`);
+    }
     cleanup().finally(() => process.exit(130));
   });
 }
@@ -230,8 +240,6 @@ function gitCommit() {
   }
 }
 
-const runs = [];
-const failures = [];
 
 /**
  * Starts one server per contender for `workload`, each warmed up once.

@@ -76,6 +76,8 @@ export async function startServer({ contender, workload, env, core, sessions = 0
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     env: { ...process.env, NODE_ENV: 'production' },
   });
+  // A message sent to a server that has just exited fails asynchronously; cpu() and stop() handle it.
+  child.on('error', () => {});
   const stderr = tail(child.stderr);
   const describe = () => `server ${contender}/${workload}${stderr() ? ` (stderr: ${stderr().slice(-300)})` : ''}`;
   let ready;
@@ -91,6 +93,7 @@ export async function startServer({ contender, workload, env, core, sessions = 0
     cookieFile: ready.cookieFile,
     cookies: ready.cookies,
     async cpu() {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${describe()}: exited (${child.signalCode ?? child.exitCode})`);
       const answer = nextMessage(child, 'cpu', 5000, describe);
       child.send({ type: 'cpu' });
       return answer;
