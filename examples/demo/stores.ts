@@ -118,7 +118,8 @@ export async function openStore(kind: StoreKind, settings: StoreSettings): Promi
       const [{ default: mysql }, { MysqlStore }] = await Promise.all([import('mysql2/promise'), import('../../src/mysql.js')]);
       const pool = mysql.createPool({ uri: url, connectionLimit: 10 });
       (await pool.getConnection()).release();
-      const store = new MysqlStore({ pool, table });
+      // The first call creates the tables, which can take longer than the 2 s default on a busy machine.
+      const store = new MysqlStore({ pool, table, queryTimeout: 10_000 });
       return {
         kind,
         label: `MysqlStore (${safeUrl(url)})`,

@@ -53,6 +53,8 @@ export interface FailoverLoad {
   until(ms: number): Promise<void>;
   /** Tells the loops to stop at `ms` since the load started (each after its next 2xx, or 10 s later at most). */
   stopAt(ms: number): void;
+  /** Whether every session has been created (answered once with its id). */
+  everySessionCreated(): boolean;
   /** Resolves when every loop has stopped. */
   readonly done: Promise<FailoverResult>;
 }
@@ -132,6 +134,15 @@ export async function runFailover(t: TestContext, { waitForReplicas, lagMs }: Fa
 
   const load = startFailoverLoad(url, SESSIONS, RATE);
   await load.until(FAULT_AT);
+  // On a slow machine a session's first request can come late: a session created while the replica lags
+  // would be lost with its creation, a new id afterwards that the option under test does not cause.
+  await waitFor('every session to be created', async () => load.everySessionCreated());
+  // And the replica has every write so far, so only writes made while it lags can be lost.
+  const written = Number((await replicationInfo(victim.port)).get('master_repl_offset'));
+  await waitFor("the replica to have the master's writes so far", async () => {
+    const acknowledged = /(?:^|,)offset=(\d+)/.exec((await replicationInfo(victim.port)).get('slave0') ?? '')?.[1];
+    return Number(acknowledged) >= written;
+  });
   const lagAt = load.now();
   if (lagMs > 0) {
     // Long enough to outlast the crash; lifted as soon as the replica has seen its master go.
@@ -253,6 +264,7 @@ export function startFailoverLoad(url: string, sessions: number, rate: number): 
     stopAt: (ms) => {
       stopAt = ms;
     },
+    everySessionCreated: () => states.length === sessions && states.every((state) => state.sid !== undefined),
     done,
   };
 }
