@@ -101,7 +101,9 @@ export async function openStore(kind: StoreKind, settings: StoreSettings): Promi
       const pool = new pg.Pool({ connectionString: url, max: 10 });
       pool.on('error', (error) => console.error('demo: an idle PostgreSQL connection failed:', error.message));
       await (await pool.connect()).release();
-      const store = new PostgresStore({ pool, table, ...(settings.postgresSchema === undefined ? {} : { schema: settings.postgresSchema }) });
+      // The first call creates the schema and tables, which can take longer than the 2 s default on a busy machine.
+      const schema = settings.postgresSchema === undefined ? {} : { schema: settings.postgresSchema };
+      const store = new PostgresStore({ pool, table, queryTimeout: 10_000, ...schema });
       return {
         kind,
         label: `PostgresStore (${safeUrl(url)})`,
