@@ -31,6 +31,14 @@ export interface Change {
   readonly resendCookie: boolean;
 }
 
+/**
+ * `contents` as carried by the cookie `value`. An object literal, not a spread: V8 builds it
+ * several times faster, and this runs on every request that reads a cookie.
+ */
+export function carried(contents: CookieContents, value: string, reissue: boolean): Carried {
+  return { sid: contents.sid, ctime: contents.ctime, exp: contents.exp, touched: contents.touched, json: contents.json, value, reissue };
+}
+
 /** A write's outcome: done, done once the promise settles, or (false) not done at all. */
 export type Written = Promise<void> | undefined | false;
 

@@ -6,7 +6,7 @@ import type { ResolvedOptions } from '../options.js';
 import { decodeCookiePayload, decodePayloadText, payloadText } from '../payload.js';
 import { deriveSealKey, Sealer, weakSecretReason, type SealKey } from '../seal.js';
 import type { SessionCookie } from '../session-cookie.js';
-import type { Carried, OutgoingSession, SessionCarrier, Written } from './carrier.js';
+import { carried, type Carried, type OutgoingSession, type SessionCarrier, type Written } from './carrier.js';
 import { SignedValues } from './signed-values.js';
 
 /**
@@ -57,14 +57,14 @@ export class SealedCookieCarrier implements SessionCarrier {
       // Not sealed by a listed key: it may be a signed cookie from before encryption was turned on.
       if (readCookie(header, this.#sigPrefix) !== undefined && Array.isArray(ctx.app.keys) && ctx.app.keys.length > 0) {
         const signed = this.#signed.read(ctx);
-        if (signed !== undefined) return { ...signed, reissue: true };
+        if (signed !== undefined) return carried(signed, signed.value, true);
       }
       debug('session cookie does not open with any listed key; starting a fresh session');
       return undefined;
     }
     const contents = decodePayloadText(opened.text);
     if (contents === undefined) return undefined;
-    return { ...contents, value, reissue: opened.keyIndex > 0 };
+    return carried(contents, value, opened.keyIndex > 0);
   }
 
   load(): undefined {

@@ -6,7 +6,7 @@ import type { ResolvedOptions } from '../options.js';
 import type { CookieContents } from '../payload.js';
 import { hasKeys, indexOfKey, verify, type AppKeys } from '../signature.js';
 import { VerifiedCookies } from '../verified-cookies.js';
-import type { Carried } from './carrier.js';
+import { carried, type Carried } from './carrier.js';
 
 /**
  * Reads a cookie value signed the way the `cookies` package signs (a `name.sig`
@@ -65,7 +65,7 @@ export class SignedValues {
     if (remembered !== undefined) {
       const keyIndex = indexOfKey(list as ReadonlyArray<string | Buffer>, remembered.key);
       // A key since removed from app.keys no longer vouches for the cookie: verify again, and fail.
-      if (keyIndex >= 0) return keyIndex > 0 ? { ...remembered.contents, reissue: true } : remembered.contents;
+      if (keyIndex >= 0) return keyIndex > 0 ? carried(remembered.contents, value, true) : remembered.contents;
     }
     const keyIndex = verify(`${this.#name}=${value}`, signature, keys);
     if (keyIndex < 0) {
@@ -76,7 +76,7 @@ export class SignedValues {
     if (contents !== undefined && list !== undefined) {
       const key = list[keyIndex] as string | Buffer;
       // A copy of a Buffer key: one changed in place must stop vouching for what it signed before.
-      this.#verified.remember(signature, value, typeof key === 'string' ? key : Buffer.from(key), { ...contents, reissue: false });
+      this.#verified.remember(signature, value, typeof key === 'string' ? key : Buffer.from(key), contents.reissue ? carried(contents, value, false) : contents);
     }
     return contents;
   }
@@ -87,6 +87,6 @@ export class SignedValues {
       debug('session cookie is not one this middleware issues; starting a fresh session');
       return undefined;
     }
-    return { ...contents, value, reissue };
+    return carried(contents, value, reissue);
   }
 }
