@@ -7,6 +7,7 @@ import { applyPatch, checkSetValues } from './mysql-patch.js';
 import { mysqlCreateSql, mysqlNames, mysqlStatementsSql, mysqlUsersCreateSql, SWEEP_BATCH } from './mysql-sql.js';
 import type { MysqlNames } from './mysql-sql.js';
 import { describe, fromStorableText, intervalOf, millisRead, storedEntry, storedUserId, ttlOf } from './sql-common.js';
+import { Sweeper } from './sweeper.js';
 
 /** Options of {@link MysqlStore}. */
 export interface MysqlStoreOptions {
@@ -149,8 +150,7 @@ export class MysqlStore implements SessionStore {
   readonly #readAsIs: boolean;
   /** The one start-up check every operation waits for; reset on failure, so the next call tries again. */
   #ready: Promise<void> | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #sweeping = false;
+  readonly #sweeper: Sweeper;
   #closed = false;
 
   constructor(options: MysqlStoreOptions) {
@@ -170,12 +170,7 @@ export class MysqlStore implements SessionStore {
     this.#queryTimeout = intervalOf(STORE, 'queryTimeout', options.queryTimeout, DEFAULTS.queryTimeout);
     const sweepInterval = intervalOf(STORE, 'sweepInterval', options.sweepInterval, DEFAULTS.sweepInterval);
     this.#sql = mysqlStatementsSql(this.#names);
-    if (sweepInterval > 0) {
-      this.#timer = setInterval(() => {
-        this.sweep().catch((error: unknown) => debug('MysqlStore sweep failed: %s', error instanceof Error ? error.message : String(error)));
-      }, sweepInterval);
-      this.#timer.unref();
-    }
+    this.#sweeper = new Sweeper(STORE, sweepInterval, () => this.#sweepOnce());
   }
 
   /** Resolves to the stored JSON text, or null when the row is missing or expired. */
@@ -311,39 +306,39 @@ export class MysqlStore implements SessionStore {
    * `sweepInterval`) calls this.
    */
   async sweep(): Promise<number> {
-    if (this.#sweeping) return 0;
-    this.#sweeping = true;
-    try {
-      let deleted = 0;
-      for (;;) {
-        const found = await this.#run('sweep', async (connection) => {
-          const expired = await connection.rows(this.#sql.expired, []);
-          if (expired.length === 0) return 0;
-          const ids: Parameter[] = expired.map((row) => row['sid'] as Buffer);
-          while (ids.length < SWEEP_BATCH) ids.push(null);
-          deleted += (await connection.change(this.#sql.sweep, ids)).affectedRows;
-          return expired.length;
-        });
-        if (found < SWEEP_BATCH || this.#closed) break;
-      }
-      await this.#sweepIndex();
-      return deleted;
-    } finally {
-      this.#sweeping = false;
-    }
+    if (this.#closed) throw closedError();
+    return this.#sweeper.run();
   }
 
-  /** Stops the sweep. The pool is yours and stays open. Later calls reject. */
+  /** Stops the sweep, waiting for one that runs. The pool is yours and stays open. Later calls reject. */
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
+    await this.#sweeper.stop();
+  }
+
+  async #sweepOnce(): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      // close() stops a long sweep between batches; what went so far is the answer.
+      if (this.#closed) return deleted;
+      const found = await this.#run('sweep', async (connection) => {
+        const expired = await connection.rows(this.#sql.expired, []);
+        if (expired.length === 0) return 0;
+        const ids: Parameter[] = expired.map((row) => row['sid'] as Buffer);
+        while (ids.length < SWEEP_BATCH) ids.push(null);
+        deleted += (await connection.change(this.#sql.sweep, ids)).affectedRows;
+        return expired.length;
+      });
+      if (found < SWEEP_BATCH) break;
+    }
+    await this.#sweepIndex();
+    return deleted;
   }
 
   async #sweepIndex(): Promise<void> {
     let deleted = 0;
     try {
-      for (;;) {
+      while (!this.#closed) {
         const found = await this.#run(
           'sweep',
           async (connection) => {
@@ -353,7 +348,7 @@ export class MysqlStore implements SessionStore {
           },
           this.#names.users,
         );
-        if (found < SWEEP_BATCH || this.#closed) break;
+        if (found < SWEEP_BATCH) break;
       }
     } catch (error) {
       // Made by migrations without the users' table, the sessions still work: so does their sweep.
@@ -378,9 +373,7 @@ export class MysqlStore implements SessionStore {
    * as its cause.
    */
   async #run<T>(operation: string, work: (connection: Connection) => Promise<T>, table = this.#names.table): Promise<T> {
-    if (this.#closed) {
-      throw new Error('koa-session-store: this MysqlStore is closed; create a new MysqlStore to use the database again');
-    }
+    if (this.#closed) throw closedError();
     await this.#ensureReady();
     try {
       return await this.#withConnection(operation, work, table);
@@ -637,4 +630,8 @@ function idOf(sid: string): string {
     );
   }
   return sid;
+}
+
+function closedError(): Error {
+  return new Error('koa-session-store: this MysqlStore is closed; create a new MysqlStore to use the database again');
 }

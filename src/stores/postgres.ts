@@ -6,6 +6,7 @@ import type { Driver, PgPool, PostgresJsSql, Query } from './postgres-driver.js'
 import { INDEX_SWEEP_BATCH, postgresCreateSql, postgresNames, postgresStatementsSql } from './postgres-sql.js';
 import type { PostgresNames } from './postgres-sql.js';
 import { describe, fromStorableText, intervalOf, millisRead, patchMembers, storedEntry, storedUserId, ttlOf } from './sql-common.js';
+import { Sweeper } from './sweeper.js';
 
 /**
  * Options of {@link PostgresStore}. Give it a connection pool of one of the two
@@ -134,8 +135,7 @@ export class PostgresStore implements SessionStore {
   readonly #queryTimeout: number;
   /** The one table check/creation every operation waits for; reset on failure, so the next call tries again. */
   #tableReady: Promise<void> | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #sweeping = false;
+  readonly #sweeper: Sweeper;
   #closed = false;
 
   constructor(options: PostgresStoreOptions) {
@@ -154,12 +154,7 @@ export class PostgresStore implements SessionStore {
     const sweepInterval = intervalOf(STORE, 'sweepInterval', options.sweepInterval, DEFAULTS.sweepInterval);
     this.#sql = postgresStatementsSql(this.#names);
     this.#createTable = createTable;
-    if (sweepInterval > 0) {
-      this.#timer = setInterval(() => {
-        this.sweep().catch((error: unknown) => debug('PostgresStore sweep failed: %s', error instanceof Error ? error.message : String(error)));
-      }, sweepInterval);
-      this.#timer.unref();
-    }
+    this.#sweeper = new Sweeper(STORE, sweepInterval, () => this.#sweepOnce());
   }
 
   /** Resolves to the stored JSON text, or null when the row is missing or expired. */
@@ -279,32 +274,32 @@ export class PostgresStore implements SessionStore {
    * calls this.
    */
   async sweep(): Promise<number> {
-    if (this.#sweeping) return 0;
-    this.#sweeping = true;
-    try {
-      const result = await this.#run('sweep', (query) => query(this.#sql.sweep));
-      await this.#sweepIndex();
-      return result.count;
-    } finally {
-      this.#sweeping = false;
-    }
+    if (this.#closed) throw closedError();
+    return this.#sweeper.run();
   }
 
-  /** Stops the sweep. The pool or client is yours and stays open. Later calls reject. */
+  /** Stops the sweep, waiting for one that runs. The pool or client is yours and stays open. Later calls reject. */
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
+    await this.#sweeper.stop();
+  }
+
+  async #sweepOnce(): Promise<number> {
+    // A sweep queued behind another when close() came: nothing is due any more.
+    if (this.#closed) return 0;
+    const result = await this.#run('sweep', (query) => query(this.#sql.sweep));
+    await this.#sweepIndex();
+    return result.count;
   }
 
   async #sweepIndex(): Promise<void> {
     let deleted = 0;
     try {
-      for (;;) {
+      while (!this.#closed) {
         const now = Date.now();
         const batch = await this.#run('sweep', (query) => query(this.#sql.sweepIndex, [now]), { table: this.#names.users });
         deleted += batch.count;
-        if (batch.count < INDEX_SWEEP_BATCH || this.#closed) break;
+        if (batch.count < INDEX_SWEEP_BATCH) break;
       }
     } catch (error) {
       // Made by migrations without the users' table, the sessions still work: so does their sweep.
@@ -320,9 +315,7 @@ export class PostgresStore implements SessionStore {
    * with the original as its cause.
    */
   async #run<T>(operation: string, work: (query: Query) => Promise<T>, options: RunOptions = {}): Promise<T> {
-    if (this.#closed) {
-      throw new Error('koa-session-store: this PostgresStore is closed; create a new PostgresStore to use the database again');
-    }
+    if (this.#closed) throw closedError();
     if (!this.#createTable) return this.#attempt(operation, work, options);
     await this.#ensureTable();
     try {
@@ -484,4 +477,8 @@ function idOf(sid: string): string {
     throw new TypeError(`koa-session-store: a session id must be a string, got ${describe(sid)}`);
   }
   return sid;
+}
+
+function closedError(): Error {
+  return new Error('koa-session-store: this PostgresStore is closed; create a new PostgresStore to use the database again');
 }

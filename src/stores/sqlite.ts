@@ -1,9 +1,9 @@
-import { debug } from '../debug.js';
 import type { IndexedSession, SessionPatch, SessionStore } from '../store.js';
 import { patchJsonText } from './patch-text.js';
 // The entry check is the same for every store's index; it lives beside the first store that had one.
 import { entryProblem } from './redis-index.js';
 import { describe, expiryIndexName, intervalOf, quoteIdentifier, ttlOf } from './sql-common.js';
+import { Sweeper } from './sweeper.js';
 import { connect, openFile, type Connection, type SqliteDatabase, type Statement, type ValueStatement } from './sqlite-driver.js';
 import { entryOf, exactText } from './sqlite-index.js';
 import { sqliteDerivedName, sqliteStatementsSql, sqliteTableSql, type SqliteNames } from './sqlite-sql.js';
@@ -138,8 +138,7 @@ export class SqliteStore implements SessionStore {
   readonly #ready: Promise<Prepared>;
   /** Whether `close()` closes the database: only one the store opened itself. */
   readonly #owned: boolean;
-  #timer: NodeJS.Timeout | undefined;
-  #sweeping = false;
+  readonly #sweeper: Sweeper;
   #closed = false;
 
   constructor(options: SqliteStoreOptions) {
@@ -198,12 +197,7 @@ export class SqliteStore implements SessionStore {
       this.#ready.catch(() => {});
     }
 
-    if (sweepInterval > 0) {
-      this.#timer = setInterval(() => {
-        this.sweep().catch((error: unknown) => debug('SqliteStore sweep failed: %s', error instanceof Error ? error.message : String(error)));
-      }, sweepInterval);
-      this.#timer.unref();
-    }
+    this.#sweeper = new Sweeper(STORE, sweepInterval, () => this.#sweepOnce());
   }
 
   /** The stored JSON string, or null when the row is missing or expired. */
@@ -291,42 +285,41 @@ export class SqliteStore implements SessionStore {
    * yourself when `sweepInterval` is 0.
    */
   async sweep(): Promise<number> {
-    if (this.#sweeping) return 0;
-    this.#sweeping = true;
-    try {
-      const prepared = await this.#open();
-      let deleted = 0;
-      for (;;) {
-        if (this.#closed) return deleted;
-        const changes = prepared.sweep.run({ now: Date.now(), limit: SWEEP_BATCH });
-        deleted += changes;
-        if (changes < SWEEP_BATCH) break;
-        await yieldToEventLoop();
-      }
-      let after = 0;
-      for (;;) {
-        if (this.#closed) return deleted;
-        const upTo = prepared.sweepIndexUpTo.value({ after, limit: SWEEP_BATCH });
-        if (typeof upTo !== 'number') break;
-        prepared.sweepIndex.run({ after, upTo, now: Date.now() });
-        after = upTo;
-        await yieldToEventLoop();
-      }
-      return deleted;
-    } finally {
-      this.#sweeping = false;
+    if (this.#closed) throw closedError();
+    return this.#sweeper.run();
+  }
+
+  async #sweepOnce(): Promise<number> {
+    const prepared = await this.#open();
+    let deleted = 0;
+    for (;;) {
+      if (this.#closed) return deleted;
+      const changes = prepared.sweep.run({ now: Date.now(), limit: SWEEP_BATCH });
+      deleted += changes;
+      if (changes < SWEEP_BATCH) break;
+      await yieldToEventLoop();
     }
+    let after = 0;
+    for (;;) {
+      if (this.#closed) return deleted;
+      const upTo = prepared.sweepIndexUpTo.value({ after, limit: SWEEP_BATCH });
+      if (typeof upTo !== 'number') break;
+      prepared.sweepIndex.run({ after, upTo, now: Date.now() });
+      after = upTo;
+      await yieldToEventLoop();
+    }
+    return deleted;
   }
 
   /**
-   * Stops the sweep; closes the database if the store opened it (from `path`).
-   * A database passed as `db` stays open: close it yourself. Later calls reject.
+   * Stops the sweep (waiting for one that runs); closes the database if the
+   * store opened it (from `path`). A database passed as `db` stays open:
+   * close it yourself. Later calls reject.
    */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
+    await this.#sweeper.stop();
     let prepared: Prepared;
     try {
       prepared = await this.#ready;

@@ -645,6 +645,33 @@ for (const driver of DRIVERS) {
       await sql(`INSERT INTO "${schema}".sessions (sid, data, expires_at) VALUES ('late', '{}', now() - interval '1 second')`);
       assert.equal(await store.sweep().catch(() => 'closed'), 'closed');
     });
+    it('runs one sweep at a time: a second sweep() waits and sweeps itself, close() waits for a running sweep, sweep() after close rejects', async () => {
+      const schema = schemaOf('sweep_overlap');
+      const store = new PostgresStore({ ...driver.connect(2), schema, sweepInterval: 0 });
+      await store.save('live', '{}', 3_600_000);
+      const expire = (count: number, from: number): Promise<unknown> =>
+        sql(
+          `INSERT INTO "${schema}".sessions (sid, data, expires_at) SELECT 'expired-' || i, '{}', now() - interval '1 second' FROM generate_series($1::int, $2::int) AS i`,
+          [from, from + count - 1],
+        );
+      await expire(1200, 1);
+      const first = store.sweep();
+      const second = store.sweep();
+      assert.deepEqual(await Promise.all([first, second]), [1200, 0], 'the second call waited for the first and found nothing left');
+      await expire(2500, 2000);
+      let settled = false;
+      // Several batches: the sweep is still under way when close() comes.
+      const last = store.sweep().then((deleted) => {
+        settled = true;
+        return deleted;
+      });
+      await new Promise((resolve) => setImmediate(resolve));
+      await store.close();
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(settled, true, 'close() resolved only after the running sweep ended');
+      assert.ok((await last) <= 2500, 'a sweep cut short by close() resolves with what it deleted');
+      await assert.rejects(store.sweep(), /PostgresStore is closed/);
+    });
   });
 
   describe(`${on}: faults`, { skip }, () => {

@@ -630,6 +630,34 @@ export async function runSqliteSuite(driver: SqliteTestDriver): Promise<void> {
       raw.close();
     });
 
+    it('runs one sweep at a time: a second sweep() waits and sweeps itself, close() waits for a running sweep, sweep() after close rejects', async () => {
+      const raw = driver.open(':memory:');
+      const store = new SqliteStore({ db: raw.db, sweepInterval: 0 });
+      const expire = (count: number, from: number): void => {
+        raw.exec('BEGIN');
+        for (let i = from; i < from + count; i += 1) raw.run('INSERT INTO sessions (sid, data, expires_at) VALUES (?, ?, ?)', `old-${i}`, '{}', Date.now() - 1);
+        raw.exec('COMMIT');
+      };
+      expire(2500, 0);
+      const first = store.sweep();
+      const second = store.sweep();
+      assert.deepEqual(await Promise.all([first, second]), [2500, 0], 'the second call waited for the first and found nothing left');
+      expire(2500, 5000);
+      let settled = false;
+      // Several batches: the sweep is still under way when close() comes.
+      const last = store.sweep().then((deleted) => {
+        settled = true;
+        return deleted;
+      });
+      await new Promise((resolve) => setImmediate(resolve));
+      await store.close();
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(settled, true, 'close() resolved only after the running sweep ended');
+      assert.ok((await last) <= 2500, 'a sweep cut short by close() resolves with what it deleted');
+      await assert.rejects(store.sweep(), /SqliteStore is closed/);
+      raw.close();
+    });
+
     it('deletes index entries of sessions expired, removed or never there, over more than one batch, and keeps the others', async () => {
       const raw = driver.open(':memory:');
       const store = new SqliteStore({ db: raw.db, sweepInterval: 0 });
