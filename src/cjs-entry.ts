@@ -24,7 +24,9 @@ declare namespace koaSessionStore {
   type SessionPatch = api.SessionPatch;
   type StoreResult<T> = api.StoreResult<T>;
   type Thunk<T> = api.Thunk<T>;
-  type SessionData = api.SessionData;
+  /** Your session's keys: augment it with `declare module 'koa-session-store' { interface SessionData { … } }`. */
+  // eslint-disable-next-line @typescript-eslint/no-empty-interface, @typescript-eslint/no-empty-object-type
+  interface SessionData extends api.SessionData {}
   type Session = api.Session;
   type MemoryStoreOptions = api.MemoryStoreOptions;
   type IndexedSession = api.IndexedSession;

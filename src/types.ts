@@ -13,8 +13,17 @@ import type { UserSession } from './user-index.js';
 // eslint-disable-next-line @typescript-eslint/no-empty-interface, @typescript-eslint/no-empty-object-type
 export interface SessionData {}
 
-/** What `ctx.session` holds: your declared keys (all optional, since a new session is empty) and any other JSON value. */
-export type Session = Partial<SessionData> & Record<string, unknown>;
+/**
+ * What `ctx.session` holds: your declared keys (all optional, since a new
+ * session is empty) and any other JSON value.
+ *
+ * The keys come from `SessionData` as the package's own name resolves where
+ * the declarations are used: the ES module declarations from an `import`,
+ * the CommonJS ones (whose `export =` namespace has its own `SessionData`)
+ * from a `require`. So `declare module 'koa-session-store'` in either kind of
+ * file augments the interface that `ctx.session` reads.
+ */
+export type Session = Partial<import('koa-session-store').SessionData> & Record<string, unknown>;
 
 declare module 'koa' {
   interface ExtendableContext {

@@ -34,6 +34,8 @@ import session, { MemoryStore, type SessionStore } from 'koa-session-store';
 declare module 'koa-session-store' { interface SessionData { views: number } }
 const app = new Koa();
 const store: SessionStore = new MemoryStore();
+// @ts-expect-error a declared key keeps its type
+app.use(async (ctx) => { ctx.session.views = 'many'; });
 const middleware = session({ store, indexBy: 'userId', cookie: { sameSite: 'lax' } });
 app.use(middleware);
 app.use(async (ctx) => {
@@ -46,10 +48,18 @@ void middleware.revokeSessions('alice', { except: 'x' });
 `,
     cjs: `import Koa = require('koa');
 import session = require('koa-session-store');
+declare module 'koa-session-store' { interface SessionData { views: number } }
 const app = new Koa();
 app.use(session({ encrypt: true, secrets: ['x'.repeat(40)] }));
 app.use(session({ store: new session.MemoryStore() }));
-app.use(async (ctx) => { ctx.session = null; await ctx.regenerateSession(); });
+app.use(async (ctx) => {
+  const views: number | undefined = ctx.session.views;
+  // @ts-expect-error a declared key keeps its type
+  ctx.session.views = 'many';
+  ctx.session.views = (views ?? 0) + 1;
+  ctx.session = null;
+  await ctx.regenerateSession();
+});
 `,
   },
   ioredis: {
