@@ -1,3 +1,5 @@
+// The package's own name: see Session below.
+import type { SessionData as AugmentedSessionData } from 'koa-session-store';
 import type { UserSession } from './user-index.js';
 
 /**
@@ -23,7 +25,7 @@ export interface SessionData {}
  * from a `require`. So `declare module 'koa-session-store'` in either kind of
  * file augments the interface that `ctx.session` reads.
  */
-export type Session = Partial<import('koa-session-store').SessionData> & Record<string, unknown>;
+export type Session = Partial<AugmentedSessionData> & Record<string, unknown>;
 
 declare module 'koa' {
   interface ExtendableContext {
