@@ -447,8 +447,9 @@ export class SessionRequest implements SessionHolder {
     if (user === undefined) return 0;
     const current = this.isNew ? undefined : this.sid;
     // Sessions created since this request began (a login racing it) are not "other sessions" it knew of.
+    // One made in the very millisecond it began may have been known: it goes (the safe side of a tie).
     const began = this.began ?? Date.now();
-    return (await userIndex.revoke(user, (entry) => entry.sid !== current && entry.createdAt < began, this)).length;
+    return (await userIndex.revoke(user, (entry) => entry.sid !== current && entry.createdAt <= began, this)).length;
   }
 
   private requireIndex(method: string): UserIndex {

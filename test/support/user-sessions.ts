@@ -27,6 +27,8 @@ async function userApp(store: SessionStore, options: SessionOptions = {}) {
   app.use(middleware);
   let releaseSlow: (() => void) | undefined;
   let slowLoaded: (() => void) | undefined;
+  let gateReached: (() => void) | undefined;
+  let openGate: (() => void) | undefined;
   app.use(async (ctx) => {
     switch (ctx.path) {
       case '/login':
@@ -60,6 +62,11 @@ async function userApp(store: SessionStore, options: SessionOptions = {}) {
         ctx.body = { revoked: await ctx.revokeSession(String(ctx.query.handle)) };
         return;
       case '/revoke-others':
+        if (ctx.query.gated !== undefined) {
+          void ctx.session.userId;
+          gateReached?.();
+          await new Promise<void>((resolve) => (openGate = resolve));
+        }
         ctx.body = { revoked: await ctx.revokeOtherSessions() };
         return;
     }
@@ -78,7 +85,13 @@ async function userApp(store: SessionStore, options: SessionOptions = {}) {
     const done = running.agent.get('/slow').set('Cookie', device.cookie).then((res) => res);
     return { loaded, release: () => releaseSlow?.(), done };
   };
-  return { ...running, middleware, login, devices, whoami, slow };
+  /** "Log out other devices" from `device`, held after its request began until `release()`. */
+  const gatedRevokeOthers = (device: Device) => {
+    const reached = new Promise<void>((resolve) => (gateReached = resolve));
+    const done = running.agent.get('/revoke-others?gated').set('Cookie', device.cookie).expect(200).then((res) => res);
+    return { reached, release: () => openGate?.(), done };
+  };
+  return { ...running, middleware, login, devices, whoami, slow, gatedRevokeOthers };
 }
 
 export function runUserSessionsSuite<S extends SessionStore>(name: string, options: UserSessionsSuiteOptions<S>): void {
@@ -224,14 +237,15 @@ export function runUserSessionsSuite<S extends SessionStore>(name: string, optio
       const alice = user('alice');
       const here = await app.login(alice, 'here');
       for (let i = 0; i < 5; i++) await app.login(alice, `old ${i}`);
-      const [revoked, racing] = await Promise.all([
-        app.agent.get('/revoke-others').set('Cookie', here.cookie).expect(200),
-        (async () => {
-          await sleep(1);
-          return app.login(alice, 'racing login');
-        })(),
-      ]);
-      assert.ok((revoked.body as { revoked: number }).revoked >= 5);
+      // No wait between the last login and the revocation: a login in the millisecond it began is revoked too.
+      const revocation = app.gatedRevokeOthers(here);
+      await revocation.reached;
+      // A later millisecond than the one the revocation began in: this login is one it cannot have known of.
+      await sleep(2);
+      const racing = await app.login(alice, 'racing login');
+      revocation.release();
+      const revoked = await revocation.done;
+      assert.deepEqual(revoked.body, { revoked: 5 });
       assert.equal((await app.whoami(racing)).session.userId, alice, 'the new session is alive');
       assert.equal((await app.whoami(here)).session.userId, alice);
     });
