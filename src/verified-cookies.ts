@@ -1,7 +1,7 @@
 import type { Carried } from './carriers/carrier.js';
 
-/** How many verified cookies a middleware remembers. */
-const MAX_ENTRIES = 2000;
+/** Verified cookies per generation: a middleware remembers the last 1,000 to 2,000 (see VerifiedCookies). */
+const GENERATION_SIZE = 1000;
 /** Longer values (large cookie-store payloads) are verified every time rather than held in memory. */
 const MAX_VALUE_LENGTH = 1024;
 
@@ -24,23 +24,40 @@ interface VerifiedCookie {
  * would refuse. Entries are found by signature alone: hashing its 27
  * characters costs less than hashing the value, and the hash uses V8's
  * per-process random seed, so its timing says nothing about a forged
- * signature's bytes. The value is then compared in full. Entries leave in
- * insertion order once the bound is reached.
+ * signature's bytes. The value is then compared in full.
+ *
+ * Two generations bound it: new entries go to the young map; when that is
+ * full it becomes the old one and the previous old one is dropped whole. A
+ * hit in the old generation moves back to the young one, so a cookie in use
+ * stays. With many more active users than entries (most requests miss), a
+ * miss then costs two lookups and one insertion, where evicting the oldest
+ * entry one by one cost an iterator, a delete and the Map's tombstones.
  */
 export class VerifiedCookies {
-  readonly #entries = new Map<string, VerifiedCookie>();
+  #young = new Map<string, VerifiedCookie>();
+  #old = new Map<string, VerifiedCookie>();
 
   lookup(signature: string, value: string): VerifiedCookie | undefined {
-    const entry = this.#entries.get(signature);
-    return entry !== undefined && entry.value === value ? entry : undefined;
+    let entry = this.#young.get(signature);
+    if (entry === undefined) {
+      entry = this.#old.get(signature);
+      if (entry === undefined || entry.value !== value) return undefined;
+      this.#add(signature, entry);
+      return entry;
+    }
+    return entry.value === value ? entry : undefined;
   }
 
   remember(signature: string, value: string, key: string | Buffer, contents: Carried): void {
     if (value.length > MAX_VALUE_LENGTH) return;
-    if (this.#entries.size >= MAX_ENTRIES && !this.#entries.has(signature)) {
-      const oldest = this.#entries.keys().next();
-      if (oldest.done !== true) this.#entries.delete(oldest.value);
+    this.#add(signature, { value, key, contents });
+  }
+
+  #add(signature: string, entry: VerifiedCookie): void {
+    if (this.#young.size >= GENERATION_SIZE) {
+      this.#old = this.#young;
+      this.#young = new Map();
     }
-    this.#entries.set(signature, { value, key, contents });
+    this.#young.set(signature, entry);
   }
 }
