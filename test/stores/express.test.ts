@@ -1,19 +1,25 @@
 // fromExpressStore on real express-session stores: express-session's own
-// MemoryStore, connect-redis on the shared Redis (ioredis and node-redis) and
+// MemoryStore, connect-redis 8 (on ioredis and node-redis 4) and 10 (on
+// node-redis 5 and 6, the clients it accepts) on the shared Redis, and
 // connect-pg-simple on PostgreSQL. The conformance kit runs on each in a child
 // process and must fail exactly its three cases about the JSON's spelling (an
 // express store keeps an object, not text); then what only the adapter does:
 // the records and ttls the stores keep, touch, and errors passed on as they are.
+// connect-redis 10 declares engines node >=22, yet its code (class fields, async
+// iteration) runs on Node 20, where this file passes too: its tests run on every Node.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { RedisStore as ConnectRedisStore } from 'connect-redis';
+import { RedisStore as ConnectRedis8Store } from 'connect-redis';
+import { RedisStore as ConnectRedis10Store } from 'connect-redis10';
 import connectPgSimple from 'connect-pg-simple';
 import expressSession from 'express-session';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { createClient } from 'redis';
+import { ClientClosedError, createClient as createClient5 } from 'redis';
+import { createClient as createClient4 } from 'redis4';
+import { createClient as createClient6 } from 'redis6';
 import { fromExpressStore, session } from '../../src/index.js';
 import type { ExpressSessionStore, SessionStore } from '../../src/index.js';
 import { settle } from '../../src/store.js';
@@ -49,6 +55,13 @@ function redis(): Redis {
 
 function ioredisClient(): Redis {
   const client = new Redis(REDIS_URL);
+  redisClients.push(client);
+  return client;
+}
+
+/** A node-redis client of any major, connected, and quit after the file. */
+async function connected<Client extends { connect(): Promise<unknown>; quit(): Promise<unknown> }>(client: Client): Promise<Client> {
+  await client.connect();
   redisClients.push(client);
   return client;
 }
@@ -99,19 +112,34 @@ after(async () => {
 // ---- the conformance kit, in child processes ----------------------------------------
 
 const kitStores: Record<string, Omit<StoreConformanceOptions, 'skip'> & { skip: string | false }> = {
-  'fromExpressStore(connect-redis on ioredis)': {
+  'fromExpressStore(connect-redis 8 on ioredis)': {
     skip: redisSkipped,
     shortTtlMs: SECOND_GRANULARITY_TTL,
-    create: () => fromExpressStore(new ConnectRedisStore({ client: ioredisClient(), prefix: `${PREFIX}kit-io:` })),
+    create: () => fromExpressStore(new ConnectRedis8Store({ client: ioredisClient(), prefix: `${PREFIX}kit-io:` })),
   },
-  'fromExpressStore(connect-redis on node-redis)': {
+  'fromExpressStore(connect-redis 8 on node-redis 4)': {
     skip: redisSkipped,
     shortTtlMs: SECOND_GRANULARITY_TTL,
     create: async () => {
-      const client = createClient({ url: REDIS_URL });
-      await client.connect();
-      redisClients.push(client);
-      return fromExpressStore(new ConnectRedisStore({ client, prefix: `${PREFIX}kit-nr:` }));
+      const client = await connected(createClient4({ url: REDIS_URL }));
+      return fromExpressStore(new ConnectRedis8Store({ client, prefix: `${PREFIX}kit-nr4:` }));
+    },
+  },
+  // connect-redis 10 passes its ttl in node-redis 5's SET option shape; node-redis 4 would drop it and keep the key forever.
+  'fromExpressStore(connect-redis 10 on node-redis 5)': {
+    skip: redisSkipped,
+    shortTtlMs: SECOND_GRANULARITY_TTL,
+    create: async () => {
+      const client = await connected(createClient5({ url: REDIS_URL }));
+      return fromExpressStore(new ConnectRedis10Store({ client, prefix: `${PREFIX}kit-nr5:` }));
+    },
+  },
+  'fromExpressStore(connect-redis 10 on node-redis 6)': {
+    skip: redisSkipped,
+    shortTtlMs: SECOND_GRANULARITY_TTL,
+    create: async () => {
+      const client = await connected(createClient6({ url: REDIS_URL }));
+      return fromExpressStore(new ConnectRedis10Store({ client, prefix: `${PREFIX}kit-nr6:` }));
     },
   },
   'fromExpressStore(connect-pg-simple)': {
@@ -204,104 +232,143 @@ function runKit(file: string, name: string): Promise<KitOutcome> {
 
 const newSid = (): string => `x${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`;
 
-if (kitChild === undefined) {
-  describe('fromExpressStore on connect-redis, as Redis sees it', { skip: redisSkipped }, () => {
-    const prefix = `${PREFIX}rows:`;
-    let adapter: SessionStore;
-    let limited: SessionStore;
+/** A connect-redis major on a client it accepts, for the suite that looks at what it writes. */
+interface ConnectRedisCase {
+  readonly name: string;
+  /** Part of the key prefix, so the cases never share keys. */
+  readonly key: string;
+  /** A store on a new, connected client; `ttl` is connect-redis' own option, in seconds. */
+  store(options: { prefix: string; ttl?: number }): Promise<ExpressSessionStore>;
+  /** A store whose client has quit. */
+  closed(prefix: string): Promise<ExpressSessionStore>;
+  /** Whether an error is the one the client gives for a command after quit. */
+  isClosedError(error: unknown): boolean;
+}
 
-    before(() => {
-      adapter = fromExpressStore(new ConnectRedisStore({ client: ioredisClient(), prefix }));
-      limited = fromExpressStore(new ConnectRedisStore({ client: ioredisClient(), prefix, ttl: 3600 }));
-    });
-
-    const record = async (sid: string): Promise<{ value: Record<string, unknown> | null; pttl: number }> => {
-      const [value, pttl] = await Promise.all([redis().get(prefix + sid), redis().pttl(prefix + sid)]);
-      return { value: value === null ? null : (JSON.parse(value) as Record<string, unknown>), pttl };
-    };
-
-    it('stores the data with a cookie field like express-session’s, and Redis expires it after the ttl, in whole seconds', async () => {
-      const sid = newSid();
-      const before = Date.now();
-      await settle(adapter.save(sid, '{"user":"ada","n":[1,2]}', 60_000));
-      const { value, pttl } = await record(sid);
-      assert.deepEqual(Object.keys(value ?? {}), ['cookie', 'user', 'n']);
-      const cookie = value?.cookie as { originalMaxAge: unknown; expires: string };
-      assert.deepEqual(Object.keys(cookie), ['originalMaxAge', 'expires'], 'maxAge is a getter, as on express-session’s Cookie, so it is not stored');
-      assert.equal(cookie.originalMaxAge, 60_000);
-      const expires = Date.parse(cookie.expires);
-      assert.ok(expires >= before + 60_000 && expires <= Date.now() + 60_000, `expires ${cookie.expires}`);
-      assert.ok(pttl > 59_000 && pttl <= 60_000, `PTTL ${pttl}`);
-      assert.equal(await settle(adapter.load(sid)), '{"user":"ada","n":[1,2]}');
-    });
-
-    it('rounds a ttl up to whole seconds, as connect-redis sends EX', async () => {
-      const sid = newSid();
-      await settle(adapter.save(sid, '{}', 1_200));
-      const { pttl } = await record(sid);
-      assert.ok(pttl > 1_200 && pttl <= 2_000, `PTTL ${pttl}`);
-    });
-
-    it('without a ttl, stores a browser-session cookie and connect-redis applies its own ttl (one day, or its ttl option)', async () => {
-      const sid = newSid();
-      await settle(adapter.save(sid, '{"forever":true}'));
-      const stored = await record(sid);
-      assert.deepEqual(stored.value?.cookie, { originalMaxAge: null, expires: null });
-      assert.ok(stored.pttl > 86_399_000 && stored.pttl <= 86_400_000, `PTTL ${stored.pttl}`);
-      const other = newSid();
-      await settle(limited.save(other, '{"forever":true}'));
-      const pttl = (await record(other)).pttl;
-      assert.ok(pttl > 3_599_000 && pttl <= 3_600_000, `PTTL ${pttl}`);
-    });
-
-    it('touches with an object holding only cookie: connect-redis resets the key’s ttl and leaves the value as it was', async () => {
-      const sid = newSid();
-      await settle(adapter.save(sid, '{"user":"ada"}', 60_000));
-      const saved = await redis().get(prefix + sid);
-      await settle(adapter.touch?.(sid, 600_000));
-      const { pttl } = await record(sid);
-      assert.ok(pttl > 599_000 && pttl <= 600_000, `PTTL ${pttl}`);
-      assert.equal(await redis().get(prefix + sid), saved);
-      assert.equal(await settle(adapter.load(sid)), '{"user":"ada"}');
-    });
-
-    it('reads a session express-session wrote, without its cookie field', async () => {
-      const sid = newSid();
-      const written = {
-        cookie: { originalMaxAge: 86_400_000, expires: new Date(Date.now() + 86_400_000).toISOString(), secure: false, httpOnly: true, path: '/' },
-        passport: { user: 42 },
-        views: 3,
-      };
-      await redis().set(prefix + sid, JSON.stringify(written), 'EX', 60);
-      assert.equal(await settle(adapter.load(sid)), '{"passport":{"user":42},"views":3}');
-    });
-
-    it('removes the key', async () => {
-      const sid = newSid();
-      await settle(adapter.save(sid, '{"a":1}', 60_000));
-      await settle(adapter.remove(sid));
-      assert.equal(await redis().exists(prefix + sid), 0);
-    });
-
-    it('refuses data with a top-level key "cookie", which express-session stores keep for themselves, and writes nothing', async () => {
-      const sid = newSid();
-      await assert.rejects(settle(adapter.save(sid, '{"cookie":"accepted"}', 60_000)), {
-        name: 'TypeError',
-        message: /top-level key "cookie".*rename the key/,
-      });
-      assert.equal(await redis().exists(prefix + sid), 0);
-      await assert.rejects(settle(adapter.save(sid, '[1,2]', 60_000)), /can only save a JSON object/);
-    });
-
-    it('rejects with the client’s own error when Redis cannot be reached', async () => {
+const connectRedisCases: ConnectRedisCase[] = [
+  {
+    name: 'connect-redis 8 on ioredis',
+    key: 'cr8',
+    store: async (options) => new ConnectRedis8Store({ client: ioredisClient(), ...options }),
+    closed: async (prefix) => {
       const client = ioredisClient();
       await client.quit();
-      const broken = fromExpressStore(new ConnectRedisStore({ client, prefix }));
-      for (const operation of [() => broken.load('a'), () => broken.save('a', '{}', 1000), () => broken.remove('a'), () => broken.touch?.('a', 1000)]) {
-        await assert.rejects(settle(operation()), (error: Error) => error.message === 'Connection is closed.');
-      }
+      return new ConnectRedis8Store({ client, prefix });
+    },
+    isClosedError: (error) => error instanceof Error && error.message === 'Connection is closed.',
+  },
+  {
+    name: 'connect-redis 10 on node-redis 5',
+    key: 'cr10',
+    store: async (options) => new ConnectRedis10Store({ client: await connected(createClient5({ url: REDIS_URL })), ...options }),
+    closed: async (prefix) => {
+      const client = createClient5({ url: REDIS_URL });
+      await client.connect();
+      await client.quit();
+      return new ConnectRedis10Store({ client, prefix });
+    },
+    isClosedError: (error) => error instanceof ClientClosedError,
+  },
+];
+
+if (kitChild === undefined) {
+  for (const { name, key, store, closed, isClosedError } of connectRedisCases) {
+    describe(`fromExpressStore on ${name}, as Redis sees it`, { skip: redisSkipped }, () => {
+      const prefix = `${PREFIX}rows-${key}:`;
+      let adapter: SessionStore;
+      let limited: SessionStore;
+
+      before(async () => {
+        adapter = fromExpressStore(await store({ prefix }));
+        limited = fromExpressStore(await store({ prefix, ttl: 3600 }));
+      });
+
+      const record = async (sid: string): Promise<{ value: Record<string, unknown> | null; pttl: number }> => {
+        const [value, pttl] = await Promise.all([redis().get(prefix + sid), redis().pttl(prefix + sid)]);
+        return { value: value === null ? null : (JSON.parse(value) as Record<string, unknown>), pttl };
+      };
+
+      it('stores the data with a cookie field like express-session’s, and Redis expires it after the ttl, in whole seconds', async () => {
+        const sid = newSid();
+        const before = Date.now();
+        await settle(adapter.save(sid, '{"user":"ada","n":[1,2]}', 60_000));
+        const { value, pttl } = await record(sid);
+        assert.deepEqual(Object.keys(value ?? {}), ['cookie', 'user', 'n']);
+        const cookie = value?.cookie as { originalMaxAge: unknown; expires: string };
+        assert.deepEqual(Object.keys(cookie), ['originalMaxAge', 'expires'], 'maxAge is a getter, as on express-session’s Cookie, so it is not stored');
+        assert.equal(cookie.originalMaxAge, 60_000);
+        const expires = Date.parse(cookie.expires);
+        assert.ok(expires >= before + 60_000 && expires <= Date.now() + 60_000, `expires ${cookie.expires}`);
+        assert.ok(pttl > 59_000 && pttl <= 60_000, `PTTL ${pttl}`);
+        assert.equal(await settle(adapter.load(sid)), '{"user":"ada","n":[1,2]}');
+      });
+
+      it('rounds a ttl up to whole seconds, as connect-redis sends EX', async () => {
+        const sid = newSid();
+        await settle(adapter.save(sid, '{}', 1_200));
+        const { pttl } = await record(sid);
+        assert.ok(pttl > 1_200 && pttl <= 2_000, `PTTL ${pttl}`);
+      });
+
+      it('without a ttl, stores a browser-session cookie and connect-redis applies its own ttl (one day, or its ttl option)', async () => {
+        const sid = newSid();
+        await settle(adapter.save(sid, '{"forever":true}'));
+        const stored = await record(sid);
+        assert.deepEqual(stored.value?.cookie, { originalMaxAge: null, expires: null });
+        assert.ok(stored.pttl > 86_399_000 && stored.pttl <= 86_400_000, `PTTL ${stored.pttl}`);
+        const other = newSid();
+        await settle(limited.save(other, '{"forever":true}'));
+        const pttl = (await record(other)).pttl;
+        assert.ok(pttl > 3_599_000 && pttl <= 3_600_000, `PTTL ${pttl}`);
+      });
+
+      it('touches with an object holding only cookie: connect-redis resets the key’s ttl and leaves the value as it was', async () => {
+        const sid = newSid();
+        await settle(adapter.save(sid, '{"user":"ada"}', 60_000));
+        const saved = await redis().get(prefix + sid);
+        await settle(adapter.touch?.(sid, 600_000));
+        const { pttl } = await record(sid);
+        assert.ok(pttl > 599_000 && pttl <= 600_000, `PTTL ${pttl}`);
+        assert.equal(await redis().get(prefix + sid), saved);
+        assert.equal(await settle(adapter.load(sid)), '{"user":"ada"}');
+      });
+
+      it('reads a session express-session wrote, without its cookie field', async () => {
+        const sid = newSid();
+        const written = {
+          cookie: { originalMaxAge: 86_400_000, expires: new Date(Date.now() + 86_400_000).toISOString(), secure: false, httpOnly: true, path: '/' },
+          passport: { user: 42 },
+          views: 3,
+        };
+        await redis().set(prefix + sid, JSON.stringify(written), 'EX', 60);
+        assert.equal(await settle(adapter.load(sid)), '{"passport":{"user":42},"views":3}');
+      });
+
+      it('removes the key', async () => {
+        const sid = newSid();
+        await settle(adapter.save(sid, '{"a":1}', 60_000));
+        await settle(adapter.remove(sid));
+        assert.equal(await redis().exists(prefix + sid), 0);
+      });
+
+      it('refuses data with a top-level key "cookie", which express-session stores keep for themselves, and writes nothing', async () => {
+        const sid = newSid();
+        await assert.rejects(settle(adapter.save(sid, '{"cookie":"accepted"}', 60_000)), {
+          name: 'TypeError',
+          message: /top-level key "cookie".*rename the key/,
+        });
+        assert.equal(await redis().exists(prefix + sid), 0);
+        await assert.rejects(settle(adapter.save(sid, '[1,2]', 60_000)), /can only save a JSON object/);
+      });
+
+      it('rejects with the client’s own error when Redis cannot be reached', async () => {
+        const broken = fromExpressStore(await closed(prefix));
+        for (const operation of [() => broken.load('a'), () => broken.save('a', '{}', 1000), () => broken.remove('a'), () => broken.touch?.('a', 1000)]) {
+          await assert.rejects(settle(operation()), isClosedError);
+        }
+      });
     });
-  });
+  }
 
   describe('fromExpressStore on connect-pg-simple, as PostgreSQL sees it', { skip: postgresSkipped }, () => {
     let adapter: SessionStore;
@@ -439,7 +506,10 @@ if (kitChild === undefined) {
         message: 'koa-session-store: option store has no save(sid) method; a store needs load, save and remove',
       });
       if (!redisSkipped) {
-        assert.throws(() => session({ store: new ConnectRedisStore({ client: redis(), prefix: PREFIX }) as never }), /wrap it with fromExpressStore\(store\)/);
+        assert.throws(() => session({ store: new ConnectRedis8Store({ client: redis(), prefix: PREFIX }) as never }), /wrap it with fromExpressStore\(store\)/);
+        // A client that never connects: the store is only looked at.
+        const idle = createClient5({ url: REDIS_URL });
+        assert.throws(() => session({ store: new ConnectRedis10Store({ client: idle, prefix: PREFIX }) as never }), /wrap it with fromExpressStore\(store\)/);
       }
     });
   });

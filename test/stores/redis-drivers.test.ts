@@ -1,13 +1,15 @@
 // RedisStore on every driver major the peer ranges admit, installed side by
 // side under aliases: ioredis 5 (the `ioredis` devDependency, also run in
-// redis.test.ts) and 6, node-redis 4 (the `redis` devDependency), 5 and 6.
+// redis.test.ts) and 6; node-redis 4 (the `redis4` alias, which redis.test.ts
+// and the other Redis files use), 5 (the `redis` devDependency, a major
+// connect-redis 10 accepts as its peer) and 6.
 // Each runs the conformance kit, 50 concurrent writers of one session over
 // HTTP, and the user-sessions suite, so a new driver major cannot break a
 // store call quietly.
 import { after } from 'node:test';
 import { Redis as Redis6 } from 'ioredis6';
 import { Redis } from 'ioredis';
-import { createClient as createClient5 } from 'redis5';
+import { createClient as createClient5 } from 'redis';
 import { createClient as createClient6 } from 'redis6';
 import { RedisStore } from '../../src/redis.js';
 import type { SessionStore } from '../../src/store.js';
