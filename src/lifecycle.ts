@@ -3,7 +3,7 @@ import type { Carried, OutgoingSession, SessionCarrier, SessionHolder, Written }
 import { readCookie } from './cookie.js';
 import { debug } from './debug.js';
 import { diffSessions } from './diff.js';
-import { SessionUsageError } from './errors.js';
+import { SessionStoreError, SessionUsageError } from './errors.js';
 import { defaultGenid, type ResolvedOptions } from './options.js';
 import { isPlainObject, MAX_NESTING, nestsDeeperThan, parseSessionJson, SESSION_ID, type SessionRecord } from './payload.js';
 import type { UserIndex, UserSession } from './user-index.js';
@@ -21,10 +21,11 @@ export interface MiddlewareConfig extends ResolvedOptions {
  * changed it, destroyed or regenerated it) and so what is due at the end
  * (write, touch, reissue, removal). *How* each is done is the carrier's.
  *
- * Work is deferred until something needs it: with a cookie carrier, a request
- * that never touches `ctx.session` verifies, decodes and writes nothing; with
- * a server store the entry is loaded eagerly (`ctx.session` is synchronous)
- * but only parsed on first access.
+ * Work is deferred until something needs it: with a cookie carrier or a
+ * store that answers synchronously, a request that never touches
+ * `ctx.session` verifies, loads, decodes and writes nothing; with any other
+ * store the entry is loaded before downstream runs (`ctx.session` is
+ * synchronous) but only parsed on first access.
  */
 export class SessionRequest implements SessionHolder {
   private readonly ctx: Context;
@@ -79,7 +80,15 @@ export class SessionRequest implements SessionHolder {
     const { carrier } = this;
     if (this.config.userIndex !== undefined) this.began = Date.now();
     carrier.check(this.ctx);
-    if (!carrier.serverSide) return undefined;
+    // A cookie carrier, or a store that answers synchronously (MemoryStore, an open SqliteStore):
+    // nothing is read until the request uses the session, so a request that never does costs nothing.
+    if (!carrier.serverSide || carrier.loadsOnDemand()) return undefined;
+    return this.loadStored();
+  }
+
+  /** Server side: reads the session cookie and loads the session it names; a promise only when the store answers with one. */
+  private loadStored(): Promise<void> | undefined {
+    const { carrier } = this;
     const carried = this.readSessionCookie();
     if (carried === undefined) return undefined;
     // Held from before the load, so a removal that overtakes the load is seen too.
@@ -89,6 +98,20 @@ export class SessionRequest implements SessionHolder {
     if (loading instanceof Promise) return loading.then((loaded) => this.adoptLoaded(carried, loaded));
     this.adoptLoaded(carried, loading);
     return undefined;
+  }
+
+  /** Reads the request's session where it lives, now, for a carrier that left it until first use. */
+  private readDeferred(): void {
+    if (!this.carrier.serverSide) {
+      this.adoptCookieSession();
+      return;
+    }
+    const loading = this.loadStored();
+    if (loading !== undefined) {
+      // The store said it answers synchronously, then did not (closed meanwhile): the request cannot wait here.
+      loading.catch(() => {});
+      throw new SessionStoreError('load', new Error('the store answered with a promise after saying it loads synchronously (was it closed?)'));
+    }
   }
 
   private adoptLoaded(carried: Carried, loaded: unknown): void {
@@ -216,7 +239,7 @@ export class SessionRequest implements SessionHolder {
 
   /** Makes `data` an object: parses the session's JSON (from the cookie or the store), or starts fresh. */
   private materialize(): void {
-    if (!this.cookieRead && !this.carrier.serverSide) this.adoptCookieSession();
+    if (!this.cookieRead) this.readDeferred();
     if (this.isNew || this.json === undefined) {
       this.startFresh(Date.now());
       return;
@@ -277,7 +300,7 @@ export class SessionRequest implements SessionHolder {
       // Never accessed, so unchanged: only a rolling reset or a reissue can be due, and neither
       // needs the data parsed or serialized. A cookie is read only to learn whether it was made
       // with an older key, and only while there is an older key.
-      if (!this.cookieRead && !carrier.serverSide && (config.rolling || carrier.mayReissue(this.ctx))) this.adoptCookieSession();
+      if (!this.cookieRead && (config.rolling || carrier.mayReissue(this.ctx))) this.readDeferred();
       if (!config.rolling && !this.reissue) return undefined;
       return this.isNew ? undefined : this.commitUnchanged(Date.now());
     }

@@ -108,6 +108,21 @@ function isGeneratorObject(value: object): value is Generator {
 }
 
 /**
+ * The stores shipped here whose `load` answers with a plain value, never a
+ * promise, mark it with a method under this key (true while that holds). The
+ * middleware then loads such a session only when a request uses it, so a
+ * request that never touches `ctx.session` costs no lookup. A registered
+ * symbol, so that the ES module and CommonJS builds agree on it.
+ */
+export const LOADS_SYNCHRONOUSLY: unique symbol = Symbol.for('koa-session-store.loadsSynchronously');
+
+/** Whether `store` says its `load` answers with a plain value now (see {@link LOADS_SYNCHRONOUSLY}). */
+export function loadsSynchronously(store: SessionStore): boolean {
+  const marker = (store as { [LOADS_SYNCHRONOUSLY]?: unknown })[LOADS_SYNCHRONOUSLY];
+  return typeof marker === 'function' && (marker as () => unknown).call(store) === true;
+}
+
+/**
  * Turns whatever a store method returned into a Promise.
  *
  * Native promises and thenables are returned as they are (no `co` on the hot

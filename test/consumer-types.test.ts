@@ -10,6 +10,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, write
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { packPackage } from './support/pack.js';
 
 const repo = process.cwd();
 const tsc = path.join(repo, 'node_modules/typescript/bin/tsc');
@@ -138,12 +139,11 @@ testing.runStoreConformance('MemoryStore', { create: () => new main.MemoryStore(
 const run = promisify(execFile);
 let unpacked = '';
 
-before(() => {
-  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: repo, stdio: 'ignore' });
-  const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', work], { cwd: repo, encoding: 'utf8' }).trim().split('\n').pop() as string;
+before(async () => {
+  const tarball = await packPackage(work);
   unpacked = path.join(work, 'package-unpacked');
   mkdirSync(unpacked);
-  execFileSync('tar', ['xzf', path.join(work, tarball), '-C', unpacked, '--strip-components=1']);
+  execFileSync('tar', ['xzf', tarball, '-C', unpacked, '--strip-components=1']);
 });
 
 /** A consumer project with the package, Koa, the non-driver types and `drivers` only. */

@@ -4,15 +4,15 @@
 // before it fails for a user. The packages come from the npm registry (or
 // npm's cache); scripts are skipped, so no native module is built.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { packPackage } from './support/pack.js';
 
 const run = promisify(execFile);
-const repo = process.cwd();
 const work = mkdtempSync(path.join(os.tmpdir(), 'kss-install-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
@@ -21,8 +21,7 @@ const besides = ['koa@3', 'ioredis@6', 'redis@6', 'better-sqlite3@13', 'mysql2@3
 
 describe('npm install of the packed package next to current drivers', () => {
   it(`succeeds with strict peer dependencies and no peer warning beside ${besides.join(', ')}`, { timeout: 300_000 }, async () => {
-    execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: repo, stdio: 'ignore' });
-    const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', work], { cwd: repo, encoding: 'utf8' }).trim().split('\n').pop() as string;
+    const tarball = await packPackage(work);
     const consumer = path.join(work, 'consumer');
     mkdirSync(consumer);
     writeFileSync(path.join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
@@ -31,7 +30,7 @@ describe('npm install of the packed package next to current drivers', () => {
         ({ stdout, stderr }) => ({ ok: true, output: `${stdout}${stderr}` }),
         (error: { stdout?: string; stderr?: string }) => ({ ok: false, output: `${error.stdout ?? ''}${error.stderr ?? String(error)}` }),
       );
-    const install = await npm(['install', '--strict-peer-deps', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund', path.join(work, tarball), ...besides]);
+    const install = await npm(['install', '--strict-peer-deps', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund', tarball, ...besides]);
     assert.ok(install.ok, `npm install failed:\n${install.output.slice(0, 3000)}`);
     const peerLines = install.output.split('\n').filter((line) => /peer|ERESOLVE/i.test(line));
     assert.deepEqual(peerLines, [], 'npm warned about peer dependencies');

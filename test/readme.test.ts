@@ -13,9 +13,9 @@ import { tmpdir } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 // @ts-expect-error: a plain .mjs script without declarations
 import { readmeBlocks } from '../scripts/readme-blocks.mjs';
+import { packPackage } from './support/pack.js';
 import { postgresTableSql } from '../src/stores/postgres-sql.js';
 
 interface Block {
@@ -57,29 +57,10 @@ function source(block: Block): string {
   return `${parts.join('\n')}\n${block.lang === 'ts' ? 'export {};\n' : ''}`;
 }
 
-/** Every file the package's `exports` map names. */
-function exportTargets(value: unknown): string[] {
-  if (typeof value === 'string') return [value];
-  if (value === null || typeof value !== 'object') return [];
-  return Object.values(value).flatMap(exportTargets);
-}
-
-/**
- * `npm pack` into `work`/package. Another process may be rebuilding dist/ (npm test and the benchmark
- * scripts start with a build that empties it first), so a tarball missing any file of the exports map is
- * packed again after a pause, for up to a minute.
- */
+/** `npm pack` into `work`/package (see packPackage). */
 async function pack(): Promise<void> {
-  const targets = exportTargets((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: unknown }).exports);
-  for (let attempt = 1; ; attempt++) {
-    rmSync(join(work, 'package'), { recursive: true, force: true });
-    const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', work], { cwd: ROOT, encoding: 'utf8' }).trim().split('\n').pop()!;
-    execFileSync('tar', ['xzf', join(work, tarball), '-C', work]);
-    const missing = targets.filter((target) => !existsSync(join(work, 'package', target)));
-    if (missing.length === 0) return;
-    if (attempt === 20) throw new Error(`the packed package lacks ${missing.join(', ')}: run npm run build`);
-    await sleep(3000);
-  }
+  const tarball = await packPackage(work);
+  execFileSync('tar', ['xzf', tarball, '-C', work]);
 }
 
 /** Unpacks `npm pack`'s tarball into a fresh consumer project whose other dependencies are this repository's. */

@@ -61,8 +61,10 @@ export interface SessionCarrier {
   read(ctx: Context): Carried | undefined;
   /** Cookie carriers: whether the request's cookie may need sending again (an older key is still listed), so it is read even when the handler never touches the session. */
   mayReissue(ctx: Context): boolean;
-  /** True when the data lives server-side: loaded before downstream runs (`ctx.session` is synchronous). */
+  /** True when the data lives server-side: loaded before downstream runs (`ctx.session` is synchronous), unless {@link loadsOnDemand}. */
   readonly serverSide: boolean;
+  /** Server side: true when `load` answers with a plain value now, so the session can wait until a request uses it. */
+  loadsOnDemand(): boolean;
   /** True when a changed session is best sent as a patch of its top-level keys. */
   readonly patches: boolean;
   /** Server side: the stored JSON of `sid` (a string), or null/undefined/garbage when there is none. */

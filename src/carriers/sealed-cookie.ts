@@ -44,6 +44,10 @@ export class SealedCookieCarrier implements SessionCarrier {
     this.#sealer(ctx);
   }
 
+  loadsOnDemand(): boolean {
+    return false;
+  }
+
   mayReissue(ctx: Context): boolean {
     return this.#sealer(ctx).keyCount > 1 || this.#hasSignature(ctx);
   }

@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import type { ResolvedOptions } from '../options.js';
 import { decodeIdValue, encodeIdValue } from '../payload.js';
 import type { SessionCookie } from '../session-cookie.js';
-import type { SessionStore } from '../store.js';
+import { loadsSynchronously, type SessionStore } from '../store.js';
 import { callStore, type StoreOperation } from '../store-call.js';
 import type { Carried, Change, OutgoingSession, SessionCarrier, SessionHolder, Written } from './carrier.js';
 import { HeldSessions } from './held-sessions.js';
@@ -38,9 +38,15 @@ export class ServerStoreCarrier implements SessionCarrier {
     this.#values.keys(ctx);
   }
 
-  mayReissue(): boolean {
-    // Read before downstream anyway, so what is due is known without asking.
-    return false;
+  mayReissue(ctx: Context): boolean {
+    // Only asked when the session was never loaded (a store that loads on demand): an older key may
+    // have signed the cookie only while there is one.
+    const keys = this.#values.keys(ctx);
+    return keys !== undefined && (!Array.isArray(keys) || keys.length > 1);
+  }
+
+  loadsOnDemand(): boolean {
+    return loadsSynchronously(this.#store);
   }
 
   read(ctx: Context): Carried | undefined {

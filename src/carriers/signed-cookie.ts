@@ -25,6 +25,10 @@ export class SignedCookieCarrier implements SessionCarrier {
     this.#values.keys(ctx);
   }
 
+  loadsOnDemand(): boolean {
+    return false;
+  }
+
   mayReissue(ctx: Context): boolean {
     const keys = this.#values.keys(ctx);
     return keys !== undefined && (!Array.isArray(keys) || keys.length > 1);

@@ -1,4 +1,4 @@
-import type { IndexedSession, SessionPatch, SessionStore } from '../store.js';
+import { LOADS_SYNCHRONOUSLY, type IndexedSession, type SessionPatch, type SessionStore } from '../store.js';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -78,6 +78,11 @@ export class MemoryStore implements SessionStore {
       // A development store must never be the reason a process refuses to exit.
       this.#timer.unref();
     }
+  }
+
+  /** Always: `load` answers with a plain value, so the middleware loads only for requests that use the session. */
+  [LOADS_SYNCHRONOUSLY](): boolean {
+    return true;
   }
 
   /** Number of sessions held, expired ones not yet swept included. */

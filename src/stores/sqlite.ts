@@ -1,4 +1,4 @@
-import type { IndexedSession, SessionPatch, SessionStore } from '../store.js';
+import { LOADS_SYNCHRONOUSLY, type IndexedSession, type SessionPatch, type SessionStore } from '../store.js';
 import { patchJsonText } from './patch-text.js';
 // The entry check is the same for every store's index; it lives beside the first store that had one.
 import { entryProblem } from './redis-index.js';
@@ -198,6 +198,11 @@ export class SqliteStore implements SessionStore {
     }
 
     this.#sweeper = new Sweeper(STORE, sweepInterval, () => this.#sweepOnce());
+  }
+
+  /** Once the database is open and until close: then `load` answers with a plain value (see `#call`). */
+  [LOADS_SYNCHRONOUSLY](): boolean {
+    return this.#prepared !== undefined && !this.#closed;
   }
 
   /** The stored JSON string, or null when the row is missing or expired. */
