@@ -167,9 +167,15 @@ describe('RedisStore user index, read with a raw client', { skip }, () => {
   it('drops expired entries on the next upsert, so the hash stays as small as the live sessions', async () => {
     const dave = user();
     const key = `${prefix}user:${dave}`;
-    for (let i = 0; i < 20; i += 1) await signIn(dave, 100, `old ${i}`);
+    // Twenty sessions that have expired, entries and all: made live, then aged by hand, so that no
+    // timing decides whether they were all there first (a ttl of 100 ms ran out mid-loop under load).
+    const old: IndexedSession[] = [];
+    for (let i = 0; i < 20; i += 1) old.push(await signIn(dave, 60_000, `old ${i}`));
+    for (const { sid, ...entry } of old) {
+      await raw.hset(key, sid, JSON.stringify({ ...entry, expiresAt: Date.now() - 1 }));
+      await raw.del(`${prefix}${sid}`);
+    }
     assert.equal(await raw.hlen(key), 20);
-    await sleep(200);
     const fresh = await signIn(dave, 60_000, 'fresh');
     assert.deepEqual(await raw.hkeys(key), [fresh.sid]);
     const pttl = await raw.pttl(key);
