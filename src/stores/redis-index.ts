@@ -44,20 +44,6 @@ export function entryParts(entry: IndexedSession): [head: string, tail: string] 
   return [head, tail];
 }
 
-/** What is wrong with `entry` for `indexSession`, naming the member but never its value; undefined when it is fine. */
-export function entryProblem(entry: IndexedSession): string | undefined {
-  if (entry === null || typeof entry !== 'object') return `the entry must be an object, got ${entry === null ? 'null' : typeof entry}`;
-  if (typeof entry.sid !== 'string') return `entry.sid must be a string, got ${typeof entry.sid}`;
-  for (const name of ['createdAt', 'lastActiveAt'] as const) {
-    if (!Number.isFinite(entry[name])) return `entry.${name} must be a finite number of milliseconds, got ${typeof entry[name]}`;
-  }
-  if (entry.expiresAt !== null && !Number.isFinite(entry.expiresAt)) {
-    return `entry.expiresAt must be a finite number of milliseconds or null, got ${typeof entry.expiresAt}`;
-  }
-  if (typeof entry.userAgent !== 'string') return `entry.userAgent must be a string, got ${typeof entry.userAgent}`;
-  return undefined;
-}
-
 /**
  * The entries of a HGETALL answer: a flat array of fields and values (RESP2),
  * or a Map or object (a client speaking RESP3). A field whose value is not an

@@ -1,7 +1,8 @@
 import type { IndexedSession, SessionPatch, SessionStore } from '../store.js';
 import { withDeadline } from '../deadline.js';
 import { INDEX_SCRIPT } from './redis-index.lua.js';
-import { entryParts, entryProblem, indexedEntries, userKey } from './redis-index.js';
+import { entryProblem } from './index-entry.js';
+import { entryParts, indexedEntries, userKey } from './redis-index.js';
 import { PATCH_SCRIPT } from './redis-patch.lua.js';
 import { ReplicaWaitError, canWaitForReplicas, commandRunners, evalScript, script } from './redis-client.js';
 import type { CommandRunners, RedisClient, ReplicaWait, RunCommand } from './redis-client.js';

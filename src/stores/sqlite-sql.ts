@@ -1,6 +1,6 @@
 // The SQL of SqliteStore, for names already validated and quoted.
 // Times are integers of ms since the epoch; expires_at NULL means never.
-import { createHash } from 'node:crypto';
+import { derivedName } from './sql-common.js';
 
 /** The quoted names SqliteStore uses for the table named by its `table` option. */
 export interface SqliteNames {
@@ -14,18 +14,13 @@ export interface SqliteNames {
   readonly usersSid: string;
 }
 
-/** Same limit as the table option's (sql-common.ts). */
-const MAX_IDENTIFIER_LENGTH = 63;
-
 /**
  * `<table><suffix>`, quoted, for a valid unquoted table name. A name too long
  * for the limit keeps a prefix and gets a hash of the whole table name, as the
  * expiry index's does, so two long tables sharing a prefix never share a name.
  */
 export function sqliteDerivedName(table: string, suffix: string): string {
-  if (table.length + suffix.length <= MAX_IDENTIFIER_LENGTH) return `"${table}${suffix}"`;
-  const hash = createHash('sha256').update(table).digest('hex').slice(0, 8);
-  return `"${table.slice(0, MAX_IDENTIFIER_LENGTH - suffix.length - hash.length - 1)}_${hash}${suffix}"`;
+  return `"${derivedName(table, suffix)}"`;
 }
 
 /**

@@ -1,7 +1,6 @@
 import { LOADS_SYNCHRONOUSLY, type IndexedSession, type SessionPatch, type SessionStore } from '../store.js';
 import { patchJsonText } from './patch-text.js';
-// The entry check is the same for every store's index; it lives beside the first store that had one.
-import { entryProblem } from './redis-index.js';
+import { entryProblem } from './index-entry.js';
 import { describe, expiryIndexName, intervalOf, quoteIdentifier, ttlOf } from './sql-common.js';
 import { Sweeper } from './sweeper.js';
 import { connect, openFile, type Connection, type SqliteDatabase, type Statement, type ValueStatement } from './sqlite-driver.js';
