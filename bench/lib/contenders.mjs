@@ -195,7 +195,9 @@ export const CONTENDERS = [
       return { store, close: async () => { await store.close?.(); await pool.end(); } };
     },
   }),
-  // Its table (named after the run and the server, like PostgreSQL's) goes with the server that made it.
+  // Its tables (named after the run and the server, like PostgreSQL's) go with the server that made them:
+  // the sessions and `<table>_users`, the users' index, which the store creates with or without indexBy.
+  // (The names stay within MySQL's 64 characters, so the store does not shorten the second one.)
   ours('kss-mysql', 'koa-session-store, MysqlStore', {
     throughput: true, writers: true, services: ['mysql'], floor: 'floor-store', entry: 'mysql', exportName: 'MysqlStore',
     store: async (MysqlStore, env) => {
@@ -204,7 +206,7 @@ export const CONTENDERS = [
       const store = new MysqlStore({ pool, table });
       const close = async () => {
         await store.close?.();
-        await pool.query(`DROP TABLE IF EXISTS \`${table}\``).catch(() => undefined);
+        await pool.query(`DROP TABLE IF EXISTS \`${table}\`, \`${table}_users\``).catch(() => undefined);
         await pool.end();
       };
       return { store, close };
