@@ -1,4 +1,5 @@
 // Turns the raw per-round measurements into medians and markdown tables.
+import { WORKLOAD_SPECS } from './app.mjs';
 
 export function median(values) {
   const sorted = values.filter((value) => Number.isFinite(value)).sort((a, b) => a - b);
@@ -18,9 +19,9 @@ function table(header, rows, align) {
   return [line(header), line(align.map((a) => (a === 'r' ? '---:' : '---'))), ...rows.map(line)].join('\n');
 }
 
-/** The floor that bounds `contender` on `workload`: bare Koa on `none`, where nothing is due. */
+/** The floor that bounds `contender` on `workload`: bare Koa on `none`, where nothing is due; none where no floor applies (login). */
 export function floorOf(contender, workload) {
-  if (contender.floor === undefined) return null;
+  if (contender.floor === undefined || WORKLOAD_SPECS[workload]?.floors === false) return null;
   return workload === 'none' ? 'bare' : contender.floor;
 }
 
