@@ -3,7 +3,8 @@
 // round, medians printed as markdown; all figures written to
 // bench/results/<timestamp>.json and a chart to bench/results/<timestamp>.svg.
 // By default the requests come from many users: every server first creates
-// --sessions sessions and each request carries the next one's cookie.
+// --sessions sessions and each request carries the next one's cookie. The
+// login workload compares each server store without and with indexBy.
 // See bench/README.md.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +18,7 @@ import { pickLoadgen, runLoad } from './lib/loadgen.mjs';
 import { poolSize } from './lib/login-pool.mjs';
 import { ensureBuilt, ROOT, snapshotDist } from './lib/package.mjs';
 import { killAll, pinning, startServer } from './lib/processes.mjs';
-import { legend, peerMatrix, ratioMatrix, summarize, targets, targetsTable, throughputTable, writersTable } from './lib/report.mjs';
+import { indexPairs, indexPairsTable, legend, peerMatrix, ratioMatrix, summarize, targets, targetsTable, throughputTable, writersTable } from './lib/report.mjs';
 import { cleanRedis, DATABASE_URL, postgresQuery, probeServices, REDIS_URL, runTag } from './lib/services.mjs';
 import { writersOnce } from './lib/writers.mjs';
 
@@ -35,8 +36,8 @@ const HELP = `Usage: node bench/run.mjs [options]
   --sessions N         sessions (users) each server creates for the many-users workloads (default 10000)
   --keys 1|2           app.keys: one key (default), or two, as during a key rotation
   --only a,b           only these contenders (bare is always added to throughput runs), on every workload
-                       picked; without it, login gets bare and each server store (the [login] set of
-                       --list), the other workloads the [throughput] set
+                       picked; without it, login gets bare and each server store without and with indexBy
+                       (the [login] set of --list), the other workloads the [throughput] set
   --workloads a,b      only these workloads (${WORKLOADS.join(', ')};
                        default ${DEFAULT_WORKLOADS.join(', ')})
   --writers            only the concurrent-writers figure
@@ -141,7 +142,8 @@ function envFor(contender, label) {
     databaseUrl: DATABASE_URL,
     redisPrefix: `${redisPrefix}${contender.name}:${label}:`,
     pgSchema,
-    sqlTable: `s_${label.replace(/-/g, '_')}`,
+    // One table per server: a store and its -indexed twin run side by side on login.
+    sqlTable: `s_${contender.name}_${label}`.replace(/-/g, '_'),
     sqlitePath: path.join(tmpDir, `${contender.name}-${label}.db`),
     cookieFile: path.join(tmpDir, `${contender.name}-${label}.cookies`),
     appKeys: options.keys === 2 ? APP_KEYS_TWO : APP_KEYS_ONE,
@@ -427,9 +429,10 @@ try {
   const rows = summarize(runs, throughputContenders, options.workloads);
   const date = new Date().toISOString();
   const commit = gitCommit();
-  // Workloads with a set of their own (login) are left out of the matrices, most contenders do not run them.
+  // Workloads with a set of their own (login) have their own table below, not a column in the matrices.
   const many = options.workloads.filter((w) => WORKLOAD_SPECS[w].sessions !== 'one' && WORKLOAD_SPECS[w].set === undefined);
   const hot = options.workloads.filter((w) => WORKLOAD_SPECS[w].sessions === 'one' && WORKLOAD_SPECS[w].set === undefined);
+  const login = options.workloads.includes('login') ? indexPairs(runs, throughputContenders, 'login') : [];
   out('');
   out(`# koa-session-store bench, ${date}`);
   out('');
@@ -457,6 +460,15 @@ try {
       out(`## Requests/s as a fraction of the contender's floor in the same round: ${heading} (on none the floor is bare Koa)`);
       out('');
       out(ratioMatrix(rows, workloads, { heading: 'contender (× its floor, same round)', pick: (r) => r.ratioToFloor, skip: ['bare', 'floor-signed', 'floor-sealed', 'floor-store'] }));
+    }
+    if (login.length > 0) {
+      out('');
+      out(
+        '## Login without and with indexBy: `await ctx.regenerateSession(); ctx.session.userId = id` from an anonymous session ' +
+          '(each store as it is and with `indexBy: \'userId\'`, same round; each login its user’s first)',
+      );
+      out('');
+      out(indexPairsTable(login));
     }
     const peers = peerMatrix(rows, options.workloads);
     if (peers) {
@@ -492,7 +504,7 @@ try {
   mkdirSync(resultsDir, { recursive: true });
   const stem = path.join(resultsDir, date.replace(/[:.]/g, '-'));
   const elapsedSeconds = (Date.now() - started) / 1000;
-  const json = { date, commit, argv: process.argv.slice(2), options, machine: info, notes: allNotes, summary: rows, writers, runs, failures, elapsedSeconds };
+  const json = { date, commit, argv: process.argv.slice(2), options, machine: info, notes: allNotes, summary: rows, login, writers, runs, failures, elapsedSeconds };
   writeFileSync(`${stem}.json`, `${JSON.stringify(json, null, 2)}\n`);
   const written = [`${stem}.json`];
   if (rows.length > 0) {
