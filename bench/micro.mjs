@@ -3,12 +3,13 @@
 // socket that discards its output, N times per contender × workload, and the
 // time per request is printed in ns/op next to bare Koa's. As in the load test,
 // the many-users workloads first create --sessions sessions and each request
-// carries the next one's cookie. For profiling:
+// carries the next one's cookie; on login, whose requests use their sessions
+// up, every measurement gets a fresh pool of exactly the sessions it needs. For profiling:
 //   node --cpu-prof --cpu-prof-dir=bench/results bench/micro.mjs --only kss-cookie --workloads read --iterations 200000
 // bench/callgrind.mjs runs it under valgrind to count instructions per request.
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { buildApp, MANY_USERS, WORKLOADS } from './lib/app.mjs';
+import { buildApp, MANY_USERS, WORKLOAD_SPECS, WORKLOADS } from './lib/app.mjs';
 import { BY_NAME, unavailable } from './lib/contenders.mjs';
 import { fakeClient } from './lib/fake-http.mjs';
 import { ensureBuilt, snapshotDist } from './lib/package.mjs';
@@ -74,7 +75,13 @@ const buildNote = ensureBuilt({ build: argv['no-build'] !== true });
 if (!buildNote) process.on('exit', snapshotDist());
 const services = await probeServices();
 const tag = runTag();
-const env = { redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', databaseUrl: process.env.DATABASE_URL, redisPrefix: `ksbench:${tag}:micro:` };
+// SQLite in memory: each store opens a database of its own, and no file I/O is counted.
+const env = {
+  redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+  databaseUrl: process.env.DATABASE_URL,
+  redisPrefix: `ksbench:${tag}:micro:`,
+  sqlitePath: ':memory:',
+};
 
 // One prepared app per contender × workload, built once and reused by every repeat.
 const cases = [];
@@ -95,12 +102,25 @@ for (const name of names) {
 
 const CALLGRIND_SEGMENTS = 5;
 
+/**
+ * Before `requests` requests of a case whose workload uses its sessions up
+ * (login: each request's session is gone once it logged in): a fresh pool of
+ * exactly that many sessions, made through the app as at the start, and the
+ * next loop starts at its first cookie. Other cases keep cycling their cookies.
+ */
+async function refill(c, requests) {
+  if (!WORKLOAD_SPECS[c.workload].consumes) return;
+  c.cookies = await c.built.prepare(c.client.send, requests);
+  c.client.rewind();
+}
+
 async function closeAll() {
   for (const c of cases) await c.built.close?.();
   if (services.redis && names.some((n) => BY_NAME.get(n).services?.includes('redis'))) await cleanRedis(`ksbench:${tag}:`);
 }
 
 async function measure(c) {
+  await refill(c, warmup + iterations);
   const { client, cookies } = c;
   c.failed += await client.loop(cookies, warmup);
   const start = process.hrtime.bigint();
@@ -109,7 +129,10 @@ async function measure(c) {
 }
 
 // A first pass over every case, so the JIT has seen all of them before any is measured.
-for (const c of cases) c.failed += await c.client.loop(c.cookies, warmup * 5);
+for (const c of cases) {
+  await refill(c, warmup * 5);
+  c.failed += await c.client.loop(c.cookies, warmup * 5);
+}
 
 if (argv.callgrind === true) {
   // Callgrind counts instructions, not time. After the warm-up each case makes CALLGRIND_SEGMENTS
@@ -117,13 +140,20 @@ if (argv.callgrind === true) {
   // count (what a dump costs) bench/callgrind.mjs subtracts from the others; it takes
   // the median over the segments, so one that caught a late JIT compilation does not move it.
   // No forced collection between segments: after one, V8 compiled the hot code again and every
-  // segment carried that cost.
+  // segment carried that cost. On login each segment's pool of sessions is made before it and
+  // followed by a dump of its own (which bench/callgrind.mjs ignores), so the segment holds
+  // its N requests and one dump, as every other segment does.
   const dump = (label) => execFileSync('callgrind_control', [`--dump=${label}`, String(process.pid)], { stdio: 'ignore' });
   for (const c of cases) {
+    await refill(c, warmup);
     c.failed += await c.client.loop(c.cookies, warmup);
     dump(`start ${c.name} ${c.workload}`);
     dump(`empty ${c.name} ${c.workload}`);
     for (let segment = 1; segment <= CALLGRIND_SEGMENTS; segment += 1) {
+      if (WORKLOAD_SPECS[c.workload].consumes) {
+        await refill(c, iterations);
+        dump(`pool ${segment} ${c.name} ${c.workload}`);
+      }
       c.failed += await c.client.loop(c.cookies, iterations);
       dump(`segment ${segment} ${c.name} ${c.workload}`);
     }

@@ -3,7 +3,8 @@
 // round, medians printed as markdown; all figures written to
 // bench/results/<timestamp>.json and a chart to bench/results/<timestamp>.svg.
 // By default the requests come from many users: every server first creates
-// --sessions sessions and each request carries the next one's cookie.
+// --sessions sessions and each request carries the next one's cookie. The
+// login workload compares each server store without and with indexBy.
 // See bench/README.md.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,13 +15,14 @@ import { APP_KEYS_ONE, APP_KEYS_TWO, MANY_USERS, WORKLOAD_SPECS, WORKLOADS } fro
 import { chartSvg } from './lib/chart.mjs';
 import { BY_NAME, CONTENDERS, unavailable } from './lib/contenders.mjs';
 import { pickLoadgen, runLoad } from './lib/loadgen.mjs';
+import { poolSize } from './lib/login-pool.mjs';
 import { ensureBuilt, ROOT, snapshotDist } from './lib/package.mjs';
 import { killAll, pinning, startServer } from './lib/processes.mjs';
-import { legend, peerMatrix, ratioMatrix, summarize, targets, targetsTable, throughputTable, writersTable } from './lib/report.mjs';
+import { indexPairs, indexPairsTable, legend, peerMatrix, ratioMatrix, summarize, targets, targetsTable, throughputTable, writersTable } from './lib/report.mjs';
 import { cleanRedis, DATABASE_URL, postgresQuery, probeServices, REDIS_URL, runTag } from './lib/services.mjs';
 import { writersOnce } from './lib/writers.mjs';
 
-const DEFAULT_WORKLOADS = [...MANY_USERS, 'hot-read', 'shared-write'];
+const DEFAULT_WORKLOADS = [...MANY_USERS, 'hot-read', 'shared-write', 'login'];
 
 const HELP = `Usage: node bench/run.mjs [options]
 
@@ -33,7 +35,9 @@ const HELP = `Usage: node bench/run.mjs [options]
   --connections N      concurrent connections (default 50)
   --sessions N         sessions (users) each server creates for the many-users workloads (default 10000)
   --keys 1|2           app.keys: one key (default), or two, as during a key rotation
-  --only a,b           only these contenders (bare is always added to throughput runs)
+  --only a,b           only these contenders (bare is always added to throughput runs), on every workload
+                       picked; without it, login gets bare and each server store without and with indexBy
+                       (the [login] set of --list), the other workloads the [throughput] set
   --workloads a,b      only these workloads (${WORKLOADS.join(', ')};
                        default ${DEFAULT_WORKLOADS.join(', ')})
   --writers            only the concurrent-writers figure
@@ -91,7 +95,7 @@ if (argv.help) {
 }
 if (argv.list) {
   for (const c of CONTENDERS) {
-    const tags = ['throughput', 'writers', 'quick'].filter((t) => c[t]).join(', ');
+    const tags = ['throughput', 'writers', 'quick', 'login'].filter((t) => c[t]).join(', ');
     const floor = c.floor ? `  floor ${c.floor}` : '';
     process.stdout.write(`${c.name.padEnd(20)} ${c.label}${tags ? `  [${tags}]` : ''}${floor}${c.services ? `  needs ${c.services.join(', ')}` : ''}\n`);
   }
@@ -118,10 +122,12 @@ const doWriters = argv.writers === true || (!quick && argv['no-writers'] !== tru
 const log = (line) => process.stderr.write(`${line}\n`);
 const out = (text) => process.stdout.write(`${text}\n`);
 
-// What to run.
+// What to run. A workload with a set of its own (login) gets that set's contenders in a
+// default run; the others get the throughput set, or the quick one with --quick.
+const setOf = (workload) => WORKLOAD_SPECS[workload].set ?? (quick ? 'quick' : 'throughput');
 const pickThroughput = options.only
   ? ['bare', ...options.only.filter((n) => n !== 'bare')].map((n) => BY_NAME.get(n))
-  : CONTENDERS.filter((c) => (quick ? c.quick : c.throughput));
+  : CONTENDERS.filter((c) => options.workloads.some((w) => c[setOf(w)]));
 const pickWriters = options.only ? options.only.filter((n) => n !== 'bare').map((n) => BY_NAME.get(n)) : CONTENDERS.filter((c) => c.writers);
 
 const tag = runTag();
@@ -136,7 +142,8 @@ function envFor(contender, label) {
     databaseUrl: DATABASE_URL,
     redisPrefix: `${redisPrefix}${contender.name}:${label}:`,
     pgSchema,
-    sqlTable: `s_${label.replace(/-/g, '_')}`,
+    // One table per server: a store and its -indexed twin run side by side on login.
+    sqlTable: `s_${contender.name}_${label}`.replace(/-/g, '_'),
     sqlitePath: path.join(tmpDir, `${contender.name}-${label}.db`),
     cookieFile: path.join(tmpDir, `${contender.name}-${label}.cookies`),
     appKeys: options.keys === 2 ? APP_KEYS_TWO : APP_KEYS_ONE,
@@ -251,9 +258,19 @@ async function startServers(contenders, workload) {
   for (const contender of contenders) {
     try {
       const server = await startServer({ contender: contender.name, workload, env: envFor(contender, workload), core: pin.pins?.server, sessions: options.sessions });
-      started.push({ contender, server });
+      const entry = { contender, server, fastestRps: NaN };
+      started.push(entry);
       log(`[${workload}] ${contender.name.padEnd(20)} ready${server.cookies > 0 ? `, ${server.cookies.toLocaleString('en-US')} cookie(s)` : ''}`);
-      if (options.warmup > 0) await runLoad({ ...loadFor(server), duration: options.warmup });
+      if (options.warmup > 0) {
+        seen(entry, await runLoad({ ...loadFor(server), duration: options.warmup }));
+        // Where requests use up sessions, a second warm-up: the first ran on the pool made at
+        // start, with the JIT and the store cold (SQLite logged in 2-3 times slower than a
+        // round later), so its rate would size the first measured run's pool too small.
+        if (WORKLOAD_SPECS[workload].consumes) {
+          await refillIfConsumed(entry, workload);
+          seen(entry, await runLoad({ ...loadFor(server), duration: options.warmup }));
+        }
+      }
     } catch (error) {
       for (let round = 1; round <= options.rounds; round += 1) failures.push({ round, workload, contender: contender.name, error: error.message });
       log(`[${workload}] ${contender.name.padEnd(20)} ERROR ${error.message}`);
@@ -262,20 +279,51 @@ async function startServers(contenders, workload) {
   return started;
 }
 
+/**
+ * Keeps a server's fastest rate of answered requests, which sizes its next pool of sessions
+ * on a workload that consumes them. Failed requests do not count: a run that outgrew its
+ * pool answered the rest with quick 409s, and they would size the next pool from them.
+ */
+function seen(entry, result) {
+  const rate = (result.requests - result.failed) / result.seconds;
+  if (!(rate <= entry.fastestRps)) entry.fastestRps = rate;
+}
+
+/**
+ * Before a run on a workload whose requests end their sessions (login): a
+ * fresh pool of sessions, so no cookie is used twice. Made by the server
+ * between runs, so its time and CPU are not in the measurement.
+ */
+async function refillIfConsumed(entry, workload) {
+  if (!WORKLOAD_SPECS[workload].consumes) return undefined;
+  const sessions = poolSize({ fastestRps: entry.fastestRps, duration: options.duration, connections: options.connections, fallback: options.sessions });
+  // null from a server without sessions (bare Koa): its cookies are never used up.
+  return (await entry.server.refill(sessions)) ?? undefined;
+}
+
 function loadFor(server) {
   return { tool: loadgen, port: server.port, cookieFile: server.cookieFile, connections: options.connections, core: pin.pins?.load };
 }
 
-/** The contenders measured on `workload`: a floor is bare Koa on `none`, so none runs there. */
+/**
+ * The contenders measured on `workload`: without --only, those of its set. A floor is bare
+ * Koa on `none`, so none runs there, nor where no floor applies (login).
+ */
 function contendersOf(workload) {
-  return throughputContenders.filter((c) => c.family !== 'reference' || WORKLOAD_SPECS[workload].handler !== 'none');
+  const spec = WORKLOAD_SPECS[workload];
+  return throughputContenders.filter(
+    (c) => (options.only !== null || c[setOf(workload)]) && (c.family !== 'reference' || (spec.handler !== 'none' && spec.floors !== false)),
+  );
 }
 
 /** One measured run against a running server. */
-async function measure({ contender, server }, workload, round) {
+async function measure(entry, workload, round) {
+  const { contender, server } = entry;
+  const pool = await refillIfConsumed(entry, workload);
   const before = await server.cpu();
   const result = await runLoad({ ...loadFor(server), duration: options.duration });
   const after = await server.cpu();
+  seen(entry, result);
   return {
     round,
     workload,
@@ -289,6 +337,8 @@ async function measure({ contender, server }, workload, round) {
     failed: result.failed,
     serverErrors: after.errors - before.errors,
     firstError: after.firstError,
+    // The sessions the run could log in from (consuming workloads only).
+    ...(pool === undefined ? {} : { pool }),
   };
 }
 
@@ -296,8 +346,13 @@ try {
   const started = Date.now();
   if (doThroughput && throughputContenders.length > 1) {
     if (throughputContenders.some((c) => c.services?.includes('postgres'))) pgSchemaCreated = true;
-    const servers = options.workloads.reduce((sum, w) => sum + contendersOf(w).length, 0);
-    const seconds = servers * (options.warmup + 1.5 + options.rounds * (options.duration + 0.15));
+    // A server of a workload that uses up its sessions warms up twice and makes a pool before
+    // each run; making a pool took about as long as the run that uses it here.
+    const serverSeconds = (w) => {
+      const consumes = WORKLOAD_SPECS[w].consumes ? 1 : 0;
+      return options.warmup * (1 + consumes) + 1.5 + options.rounds * (options.duration * (1 + consumes) + 0.15);
+    };
+    const seconds = options.workloads.reduce((sum, w) => sum + contendersOf(w).length * serverSeconds(w), 0);
     log(
       `bench: ${throughputContenders.length} contenders × ${options.workloads.length} workloads × ${options.rounds} round(s), ` +
         `${options.sessions.toLocaleString('en-US')} sessions per many-users server, ` +
@@ -322,6 +377,7 @@ try {
               log(
                 `[round ${round}/${options.rounds}] ${workload.padEnd(5)} ${contender.name.padEnd(20)} ${Math.round(run.rps).toString().padStart(7)} req/s` +
                   `  p99 ${run.p99Ms.toFixed(2).padStart(6)} ms  ${Math.round(run.cpuUsPerReq).toString().padStart(4)} µs/req` +
+                  (run.pool === undefined ? '' : `  (${run.requests.toLocaleString('en-US')} of a pool of ${run.pool.toLocaleString('en-US')} sessions)`) +
                   (run.failed || run.serverErrors ? `  FAILED ${run.failed} (server errors ${run.serverErrors}: ${run.firstError})` : ''),
               );
             } catch (error) {
@@ -373,8 +429,10 @@ try {
   const rows = summarize(runs, throughputContenders, options.workloads);
   const date = new Date().toISOString();
   const commit = gitCommit();
-  const many = options.workloads.filter((w) => WORKLOAD_SPECS[w].sessions !== 'one');
-  const hot = options.workloads.filter((w) => WORKLOAD_SPECS[w].sessions === 'one');
+  // Workloads with a set of their own (login) have their own table below, not a column in the matrices.
+  const many = options.workloads.filter((w) => WORKLOAD_SPECS[w].sessions !== 'one' && WORKLOAD_SPECS[w].set === undefined);
+  const hot = options.workloads.filter((w) => WORKLOAD_SPECS[w].sessions === 'one' && WORKLOAD_SPECS[w].set === undefined);
+  const login = options.workloads.includes('login') ? indexPairs(runs, throughputContenders, 'login') : [];
   out('');
   out(`# koa-session-store bench, ${date}`);
   out('');
@@ -402,6 +460,15 @@ try {
       out(`## Requests/s as a fraction of the contender's floor in the same round: ${heading} (on none the floor is bare Koa)`);
       out('');
       out(ratioMatrix(rows, workloads, { heading: 'contender (× its floor, same round)', pick: (r) => r.ratioToFloor, skip: ['bare', 'floor-signed', 'floor-sealed', 'floor-store'] }));
+    }
+    if (login.length > 0) {
+      out('');
+      out(
+        '## Login without and with indexBy: `await ctx.regenerateSession(); ctx.session.userId = id` from an anonymous session ' +
+          '(each store as it is and with `indexBy: \'userId\'`, same round; each login its user’s first)',
+      );
+      out('');
+      out(indexPairsTable(login));
     }
     const peers = peerMatrix(rows, options.workloads);
     if (peers) {
@@ -437,7 +504,7 @@ try {
   mkdirSync(resultsDir, { recursive: true });
   const stem = path.join(resultsDir, date.replace(/[:.]/g, '-'));
   const elapsedSeconds = (Date.now() - started) / 1000;
-  const json = { date, commit, argv: process.argv.slice(2), options, machine: info, notes: allNotes, summary: rows, writers, runs, failures, elapsedSeconds };
+  const json = { date, commit, argv: process.argv.slice(2), options, machine: info, notes: allNotes, summary: rows, login, writers, runs, failures, elapsedSeconds };
   writeFileSync(`${stem}.json`, `${JSON.stringify(json, null, 2)}\n`);
   const written = [`${stem}.json`];
   if (rows.length > 0) {

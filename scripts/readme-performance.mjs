@@ -15,6 +15,9 @@ export const END = '<!-- performance: end -->';
 const ROOT = new URL('..', import.meta.url);
 export const LATEST = fileURLToPath(new URL('bench/results/latest.json', ROOT));
 const WORKLOADS = ['new', 'read', 'write', 'none', 'hot-read', 'shared-write'];
+// The login workload is not a column of that table: its contenders are the server stores without and
+// with indexBy, shown as pairs (the run's `login` rows; runs before it have none).
+const LOGIN_WORKLOAD = 'login';
 
 const ratio = (value) => (typeof value === 'number' && Number.isFinite(value) ? value.toFixed(2) : '–');
 const quote = (arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`);
@@ -24,7 +27,7 @@ export function performanceMarkdown(json) {
   const run = JSON.parse(json);
   const summary = run.summary ?? [];
   const workloads = WORKLOADS.filter((workload) => summary.some((row) => row.workload === workload));
-  const contenders = [...new Set(summary.map((row) => row.contender))].filter((name) => name !== 'bare');
+  const contenders = [...new Set(summary.filter((row) => WORKLOADS.includes(row.workload)).map((row) => row.contender))].filter((name) => name !== 'bare');
   const cell = (contender, workload) => summary.find((row) => row.contender === contender && row.workload === workload);
   // Labels without their parenthesized detail (bench/README.md explains each contender and floor).
   const label = (contender) => (summary.find((row) => row.contender === contender)?.label ?? contender).replace(/ \(.*\)$/, '');
@@ -56,6 +59,19 @@ export function performanceMarkdown(json) {
       '',
       `Bare Koa in this run: ${Math.round(Math.min(...rps)).toLocaleString('en-US')}–${Math.round(Math.max(...rps)).toLocaleString('en-US')} requests/s, ` +
         `${Math.round(Math.min(...cpu))}–${Math.round(Math.max(...cpu))} µs of server CPU per request.`,
+    );
+  }
+  const logins = (run.login ?? []).filter((pair) => pair.workload === LOGIN_WORKLOAD);
+  if (logins.length > 0) {
+    const int = (value) => (typeof value === 'number' && Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : '–');
+    lines.push(
+      '',
+      "Logins per second (`await ctx.regenerateSession(); ctx.session.userId = id`, each from an anonymous session of another user) without and with `indexBy: 'userId'`, " +
+        'and with / without measured in the same round (median over rounds):',
+      '',
+      '| store | without indexBy | with indexBy | with / without | CPU µs per login without | with |',
+      '|---|---:|---:|---:|---:|---:|',
+      ...logins.map((pair) => `| ${label(pair.store)} | ${int(pair.rps)} | ${int(pair.rpsIndexed)} | ${ratio(pair.ratio)} | ${int(pair.cpuUsPerReq)} | ${int(pair.cpuUsPerReqIndexed)} |`),
     );
   }
   const writers = run.writers ?? [];

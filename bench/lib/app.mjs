@@ -7,7 +7,11 @@ import Koa from 'koa';
 /**
  * The workloads. `sessions` says what the client sends: 'none' (no cookie),
  * 'many' (one cookie per user, many users, each request the next user's) or
- * 'one' (every request the same cookie).
+ * 'one' (every request the same cookie). `set` names the contender flag that
+ * picks a workload's contenders in a default run ('throughput' when absent).
+ * `consumes`: a request ends the session its cookie names, so every run needs
+ * cookies no earlier request used (see `prepare`). `floors: false`: no floor
+ * reference bounds it.
  */
 export const WORKLOAD_SPECS = {
   new: { sessions: 'none', handler: 'new', title: 'new: no cookie, the handler sets a value' },
@@ -16,6 +20,14 @@ export const WORKLOAD_SPECS = {
   none: { sessions: 'many', handler: 'none', title: 'none: many users, the session is never touched' },
   'hot-read': { sessions: 'one', handler: 'read', title: 'hot-read: one user’s cookie on every request, the handler reads' },
   'shared-write': { sessions: 'one', handler: 'write', title: 'shared-write: 50 connections change one session at once (patches conflict)' },
+  login: {
+    sessions: 'many',
+    handler: 'login',
+    set: 'login',
+    consumes: true,
+    floors: false,
+    title: 'login: many users, each request logs its user in (regenerateSession, then userId)',
+  },
 };
 export const WORKLOADS = Object.keys(WORKLOAD_SPECS);
 /** The default workloads of `npm run bench`: many users (and `new`, where every request is a new user). */
@@ -52,10 +64,27 @@ const HANDLERS = {
   none(ctx) {
     ctx.body = 'ok';
   },
+  // A valid cookie of an anonymous session comes in; the handler does what a login does
+  // once the password checked out: a new id for the session, then the user's id in it
+  // (with indexBy: 'userId', that indexes the new session under the user).
+  async login(ctx) {
+    const user = ctx.session.user;
+    if (typeof user !== 'number') {
+      missing(ctx);
+      return;
+    }
+    await ctx.regenerateSession();
+    ctx.session.userId = user;
+    ctx.body = 'ok';
+  },
 };
 
 // The sessions made before a measurement: as `new`, plus a user number, so no two
 // sessions (and no two cookies, even of a cookie store without ids) are alike.
+// The number goes on growing when `prepare` runs again, so on `login` every
+// session logs in a user of its own: each login is its user's first, and the
+// user's index holds just the session it adds. The key is not `userId`, so
+// with indexBy a seeded session is anonymous and indexed nowhere.
 let users = 0;
 function seed(ctx) {
   ctx.session.n = 1;
@@ -145,7 +174,9 @@ export async function buildApp({ contender, workload, env = {} }) {
    * built from the response's Set-Cookie). For a workload of many users,
    * `sessions` sessions are created through the app; for one user, one.
    * Resolves to the Cookie headers the measured requests cycle through
-   * ([] for `new` and the concurrent-writers figure).
+   * ([] for `new` and the concurrent-writers figure). A workload that
+   * `consumes` its sessions calls it again before every run for a fresh pool:
+   * the sessions of the earlier pools stay in the store, as users who left.
    */
   async function prepare(send, sessions) {
     let cookies = [];

@@ -4,12 +4,15 @@
 // floors also return `mintCookie()`, which makes the cookies they are sent.
 //
 // Flags: `throughput` / `writers` put it in the default throughput table /
-// concurrent-writers figure, `quick` in `--quick`; `services` lists what must
-// answer (else it is left out with a note); `peer` names the koa-session
-// contender it is compared with; `floor` the floor reference that bounds it
-// (floors.mjs). Anything can still be picked with `--only`.
+// concurrent-writers figure, `quick` in `--quick`, `login` in the default set
+// of the login workload; `services` lists what must answer (else it is left
+// out with a note); `peer` names the koa-session contender it is compared
+// with; `floor` the floor reference that bounds it (floors.mjs); `unindexed`
+// (on a `-indexed` contender) the same store without indexBy, its partner in
+// the login figures. Anything can still be picked with `--only`.
 //
-// Adding one of this package's stores is one `ours(...)` line below.
+// Adding one of this package's stores is one `ours(...)` line below, or one
+// `serverStore(...)` line for a server store, which also gets a login pair.
 import { createRequire } from 'node:module';
 import { sealedFloor, signedFloor, storeFloor } from './floors.mjs';
 import { loadEntry } from './package.mjs';
@@ -128,6 +131,42 @@ function genericSession(name, label, { makeStore, ...flags }) {
   };
 }
 
+/**
+ * One of this package's server stores, as `ours()` makes it, and the same
+ * with `indexBy: 'userId'` as `<name>-indexed`. Both are in the login set;
+ * the indexed one is in no other default set, so a default run measures it
+ * on `login` only and every other figure stays that of the app without
+ * indexBy. (Run on another workload with --only, it is an app with indexBy
+ * whose sessions name no user: the seeded sessions have no userId.)
+ */
+function serverStore(name, label, spec) {
+  return [
+    ours(name, label, { ...spec, login: true }),
+    // Not in the other default sets, nor compared with koa-session.
+    ours(`${name}-indexed`, `${label} with indexBy: 'userId'`, {
+      ...spec,
+      throughput: false,
+      writers: false,
+      peer: undefined,
+      login: true,
+      unindexed: name,
+      options: { ...spec.options, indexBy: 'userId' },
+    }),
+  ];
+}
+
+/**
+ * MemoryStore's `max` for a bench server: room for every session it makes,
+ * so nothing is evicted. On `login` every request adds a session and every
+ * run a fresh pool (app.mjs), more than any bound set ahead could know of:
+ * there the bound is out of reach, as an eviction would be measured with the
+ * login it fell on and could take a pool session before its request came.
+ */
+function memoryMax(env) {
+  if (env.workload === 'login') return Number.MAX_SAFE_INTEGER;
+  return Math.max(10_000, (env.sessions ?? 0) + 1);
+}
+
 export const CONTENDERS = [
   {
     name: 'bare',
@@ -135,6 +174,7 @@ export const CONTENDERS = [
     family: 'koa',
     throughput: true,
     quick: true,
+    login: true,
     available: async () => null,
     create: async (env) => ({ middleware: null, mintCookie: signedFloor(env.app, 'none').mintCookie }),
   },
@@ -165,21 +205,21 @@ export const CONTENDERS = [
     store: () => ({ store: mapStore() }),
   }),
   // Sized to hold every session the bench makes (10,000 is also its default bound).
-  ours('kss-memory', 'koa-session-store, MemoryStore', {
+  ...serverStore('kss-memory', 'koa-session-store, MemoryStore', {
     throughput: true, writers: true, floor: 'floor-store', exportName: 'MemoryStore',
     store: (MemoryStore, env) => {
-      const store = new MemoryStore({ max: Math.max(10_000, (env.sessions ?? 0) + 1) });
+      const store = new MemoryStore({ max: memoryMax(env) });
       return { store, close: () => store.close?.() };
     },
   }),
-  ours('kss-sqlite', 'koa-session-store, SqliteStore', {
+  ...serverStore('kss-sqlite', 'koa-session-store, SqliteStore', {
     throughput: true, writers: true, floor: 'floor-store', entry: 'sqlite', exportName: 'SqliteStore',
     store: (SqliteStore, env) => {
       const store = new SqliteStore({ path: env.sqlitePath });
       return { store, close: () => store.close?.() };
     },
   }),
-  ours('kss-redis', 'koa-session-store, RedisStore (ioredis)', {
+  ...serverStore('kss-redis', 'koa-session-store, RedisStore (ioredis)', {
     throughput: true, writers: true, services: ['redis'], peer: 'koa-session-redis', floor: 'floor-store', entry: 'redis', exportName: 'RedisStore',
     store: async (RedisStore, env) => {
       const client = await ioredisClient(env);
@@ -187,7 +227,7 @@ export const CONTENDERS = [
       return { store, close: async () => { await store.close?.(); await client.quit(); } };
     },
   }),
-  ours('kss-postgres', 'koa-session-store, PostgresStore', {
+  ...serverStore('kss-postgres', 'koa-session-store, PostgresStore', {
     throughput: true, writers: true, services: ['postgres'], floor: 'floor-store', entry: 'postgres', exportName: 'PostgresStore',
     store: async (PostgresStore, env) => {
       const pool = await pgPool(env);
@@ -195,8 +235,10 @@ export const CONTENDERS = [
       return { store, close: async () => { await store.close?.(); await pool.end(); } };
     },
   }),
-  // Its table (named after the run and the server, like PostgreSQL's) goes with the server that made it.
-  ours('kss-mysql', 'koa-session-store, MysqlStore', {
+  // Its tables (named after the run and the server, like PostgreSQL's) go with the server that made them:
+  // the sessions and `<table>_users`, the users' index, which the store creates with or without indexBy.
+  // (The names stay within MySQL's 64 characters, so the store does not shorten the second one.)
+  ...serverStore('kss-mysql', 'koa-session-store, MysqlStore', {
     throughput: true, writers: true, services: ['mysql'], floor: 'floor-store', entry: 'mysql', exportName: 'MysqlStore',
     store: async (MysqlStore, env) => {
       const pool = await mysqlPool();
@@ -204,7 +246,7 @@ export const CONTENDERS = [
       const store = new MysqlStore({ pool, table });
       const close = async () => {
         await store.close?.();
-        await pool.query(`DROP TABLE IF EXISTS \`${table}\``).catch(() => undefined);
+        await pool.query(`DROP TABLE IF EXISTS \`${table}\`, \`${table}_users\``).catch(() => undefined);
         await pool.end();
       };
       return { store, close };

@@ -37,10 +37,12 @@ function makeRequest(cookie, capture) {
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
 /**
- * Returns `{ send(cookie), hit(cookie), loop(cookies, n) }` for `app`:
+ * Returns `{ send(cookie), hit(cookie), loop(cookies, n), rewind() }` for `app`:
  * - `send` resolves to { status, body, cookie } (for setting up a session);
  * - `hit` is one request, nothing inspected, resolving when Koa has responded;
- * - `loop` is the measured path (see below).
+ * - `loop` is the measured path (see below);
+ * - `rewind` makes the next `loop` start at the first cookie: after a fresh
+ *   pool of sessions, for a workload whose requests use them up (login).
  */
 export function fakeClient(app) {
   const handle = app.callback();
@@ -54,6 +56,9 @@ export function fakeClient(app) {
       const body = raw.slice(raw.indexOf('\r\n\r\n') + 4);
       const setCookie = res.getHeader('set-cookie');
       return { status: res.statusCode, body, cookie: cookieHeader(Array.isArray(setCookie) ? setCookie : setCookie ? [String(setCookie)] : []) };
+    },
+    rewind() {
+      cursor = 0;
     },
     hit(cookie) {
       const { req, res } = makeRequest(cookie, false);

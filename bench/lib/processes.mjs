@@ -69,7 +69,7 @@ function nextMessage(child, type, timeoutMs, describe) {
 
 /**
  * Starts one contender server for one workload. Resolves to
- * `{ pid, port, cookieFile, cookies, cpu(), stop() }`; rejects with the server's reason when it cannot start.
+ * `{ pid, port, cookieFile, cookies, cpu(), refill(sessions), stop() }`; rejects with the server's reason when it cannot start.
  */
 export async function startServer({ contender, workload, env, core, sessions = 0 }) {
   const child = spawnPinned(core, process.execPath, [SERVER, JSON.stringify({ contender, workload, env, sessions })], {
@@ -97,6 +97,13 @@ export async function startServer({ contender, workload, env, core, sessions = 0
       const answer = nextMessage(child, 'cpu', 5000, describe);
       child.send({ type: 'cpu' });
       return answer;
+    },
+    /** Replaces the server's cookie file with `sessions` fresh sessions (a workload that consumes them); resolves to how many, null when it has none to use up. */
+    async refill(sessions) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${describe()}: exited (${child.signalCode ?? child.exitCode})`);
+      const answer = nextMessage(child, 'refilled', 600_000, describe);
+      child.send({ type: 'refill', sessions });
+      return (await answer).cookies;
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -1,4 +1,5 @@
 // Turns the raw per-round measurements into medians and markdown tables.
+import { WORKLOAD_SPECS } from './app.mjs';
 
 export function median(values) {
   const sorted = values.filter((value) => Number.isFinite(value)).sort((a, b) => a - b);
@@ -18,9 +19,9 @@ function table(header, rows, align) {
   return [line(header), line(align.map((a) => (a === 'r' ? '---:' : '---'))), ...rows.map(line)].join('\n');
 }
 
-/** The floor that bounds `contender` on `workload`: bare Koa on `none`, where nothing is due. */
+/** The floor that bounds `contender` on `workload`: bare Koa on `none`, where nothing is due; none where no floor applies (login). */
 export function floorOf(contender, workload) {
-  if (contender.floor === undefined) return null;
+  if (contender.floor === undefined || WORKLOAD_SPECS[workload]?.floors === false) return null;
   return workload === 'none' ? 'bare' : contender.floor;
 }
 
@@ -176,6 +177,63 @@ export function writersTable(writers) {
         : [w.contender, w.label, String(median(w.kept)), `${Math.min(...w.kept)}–${Math.max(...w.kept)}`, String(w.kept.length), String(w.failed)],
     ),
     ['l', 'l', 'r', 'r', 'r', 'r'],
+  );
+}
+
+/**
+ * Each store measured on `workload` without and with indexBy (a contender
+ * with `unindexed` and its partner): medians of req/s and CPU µs/req of each,
+ * and, pairing the two runs of each round, the median of indexed / not
+ * indexed req/s (`ratio`) and of the extra CPU µs per request (`extraCpuUs`).
+ */
+export function indexPairs(runs, contenders, workload) {
+  const mine = (name) => runs.filter((r) => r.workload === workload && r.contender === name);
+  const pairs = [];
+  for (const indexed of contenders.filter((c) => c.unindexed !== undefined)) {
+    const plainRuns = mine(indexed.unindexed);
+    const indexedRuns = mine(indexed.name);
+    if (plainRuns.length === 0 || indexedRuns.length === 0) continue;
+    const ratios = [];
+    const extra = [];
+    for (const run of indexedRuns) {
+      const plain = plainRuns.find((r) => r.round === run.round);
+      if (plain === undefined) continue;
+      ratios.push(run.rps / plain.rps);
+      extra.push(run.cpuUsPerReq - plain.cpuUsPerReq);
+    }
+    pairs.push({
+      workload,
+      store: indexed.unindexed,
+      indexed: indexed.name,
+      rounds: ratios.length,
+      rps: median(plainRuns.map((r) => r.rps)),
+      rpsIndexed: median(indexedRuns.map((r) => r.rps)),
+      ratio: median(ratios),
+      cpuUsPerReq: median(plainRuns.map((r) => r.cpuUsPerReq)),
+      cpuUsPerReqIndexed: median(indexedRuns.map((r) => r.cpuUsPerReq)),
+      extraCpuUs: median(extra),
+      failed: [...plainRuns, ...indexedRuns].reduce((sum, r) => sum + r.failed, 0),
+    });
+  }
+  return pairs;
+}
+
+/** indexPairs() side by side, one row per store. */
+export function indexPairsTable(pairs) {
+  const signed = (value) => (Number.isFinite(value) ? `${value >= 0 ? '+' : ''}${Math.round(value)}` : '–');
+  return table(
+    ['store', 'req/s without indexBy', 'req/s with indexBy', '× (with / without, same round)', 'CPU µs/req without', 'CPU µs/req with', 'extra CPU µs/req', 'failed'],
+    pairs.map((p) => [
+      p.store,
+      fmt.int(p.rps),
+      fmt.int(p.rpsIndexed),
+      fmt.ratio(p.ratio),
+      fmt.int(p.cpuUsPerReq),
+      fmt.int(p.cpuUsPerReqIndexed),
+      signed(p.extraCpuUs),
+      String(p.failed),
+    ]),
+    ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
   );
 }
 

@@ -7,6 +7,9 @@
 //   -> { type: 'ready', port, cookieFile, cookies }   once listening (cookieFile null when no cookie is sent)
 //   -> { type: 'failed', reason }        when it cannot start
 //   <- { type: 'cpu' }  -> { type: 'cpu', micros, errors, firstError }
+//   <- { type: 'refill', sessions } -> { type: 'refilled', cookies }   a fresh pool of
+//        `sessions` sessions in the same cookie file, for a workload that consumes them
+//        (login); cookies null from bare Koa and the floors, whose cookies are not used up
 //   <- { type: 'stop' } closes everything and exits
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -17,7 +20,8 @@ import { fakeClient } from './fake-http.mjs';
 async function main() {
   const { contender: name, workload, env, sessions } = JSON.parse(process.argv[2]);
   const built = await buildApp({ contender: BY_NAME.get(name), workload, env: { ...env, sessions } });
-  const cookies = await built.prepare(fakeClient(built.app).send, sessions);
+  const { send } = fakeClient(built.app);
+  const cookies = await built.prepare(send, sessions);
   let cookieFile = null;
   if (cookies.length > 0) {
     cookieFile = env.cookieFile;
@@ -31,6 +35,20 @@ async function main() {
     if (message.type === 'cpu') {
       const usage = process.cpuUsage();
       process.send({ type: 'cpu', micros: usage.user + usage.system, errors: built.stats.errors, firstError: built.stats.firstError });
+    } else if (message.type === 'refill') {
+      // Between runs, while no load comes: the load generator reads the file when it starts.
+      try {
+        // Bare Koa has no session to use up: it keeps its cookies (and answers null).
+        if (built.bare) {
+          process.send({ type: 'refilled', cookies: null });
+          return;
+        }
+        const fresh = await built.prepare(send, message.sessions);
+        writeFileSync(cookieFile, `${fresh.join('\n')}\n`);
+        process.send({ type: 'refilled', cookies: fresh.length });
+      } catch (error) {
+        process.send({ type: 'failed', reason: `refilling the sessions: ${String(error?.message ?? error).slice(0, 400)}` });
+      }
     } else if (message.type === 'stop') {
       server.close();
       server.closeAllConnections();
