@@ -16,7 +16,7 @@ import { chartSvg } from './lib/chart.mjs';
 import { BY_NAME, CONTENDERS, unavailable } from './lib/contenders.mjs';
 import { pickLoadgen, runLoad } from './lib/loadgen.mjs';
 import { poolSize } from './lib/login-pool.mjs';
-import { ensureBuilt, ROOT, snapshotDist } from './lib/package.mjs';
+import { ensureBuilt, gitCommit, ROOT, snapshotDist } from './lib/package.mjs';
 import { killAll, pinning, startServer } from './lib/processes.mjs';
 import { indexPairs, indexPairsTable, legend, peerMatrix, ratioMatrix, summarize, targets, targetsTable, throughputTable, writersTable } from './lib/report.mjs';
 import { cleanRedis, DATABASE_URL, postgresQuery, probeServices, REDIS_URL, runTag } from './lib/services.mjs';
@@ -234,17 +234,6 @@ function machine() {
     loadgen: loadgenVersion,
     pinned: pin.pins ? `server on CPU ${pin.pins.server}, load generator on CPU ${pin.pins.load}` : 'not pinned',
   };
-}
-
-/** The commit the run measured (with "+changes" when src/ differs from it), or 'unknown'. */
-function gitCommit() {
-  try {
-    const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
-    return dirty ? `${head}+changes in src/` : head;
-  } catch {
-    return 'unknown';
-  }
 }
 
 
@@ -514,7 +503,8 @@ try {
     written.push(`${stem}.svg`);
   }
   if (argv.latest === true) {
-    for (const file of written) {
+    // Over a copy: the loop adds to `written`.
+    for (const file of [...written]) {
       const latest = path.join(resultsDir, `latest${path.extname(file)}`);
       copyFileSync(file, latest);
       written.push(latest);

@@ -72,3 +72,14 @@ export function loadEntry(entry) {
   }
   return cache.get(entry);
 }
+
+/** The commit the run measured (with "+changes" when src/ differs from it), or 'unknown'. */
+export function gitCommit() {
+  try {
+    const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${head}+changes in src/` : head;
+  } catch {
+    return 'unknown';
+  }
+}
