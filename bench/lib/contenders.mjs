@@ -14,7 +14,7 @@
 // Adding one of this package's stores is one `ours(...)` line below, or one
 // `serverStore(...)` line for a server store, which also gets a login pair.
 import { createRequire } from 'node:module';
-import { sealedFloor, signedFloor, storeFloor } from './floors.mjs';
+import { redisFloor, sealedFloor, signedFloor, storeFloor } from './floors.mjs';
 import { loadEntry } from './package.mjs';
 import { koaSessionMapStore, koaSessionRedisStore, mapStore } from './map-store.mjs';
 import { MYSQL_URL } from './services.mjs';
@@ -190,6 +190,20 @@ export const CONTENDERS = [
   floor('floor-store', 'floor: server store (signed id cookie verified with one HMAC, the data as JSON in a Map)', storeFloor, {
     throughput: true, quick: true,
   }),
+  {
+    // Not in the default set: run it with --only beside kss-redis to see what Redis itself costs here.
+    name: 'floor-redis',
+    label: 'floor: Redis store (signed id cookie verified with one HMAC, the data as JSON in Redis: one GET, one SET PX)',
+    family: 'reference',
+    services: ['redis'],
+    available: async () => null,
+    create: async (env) => {
+      const { default: Redis } = await import('ioredis');
+      const client = new Redis(env.redisUrl, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
+      await client.ping();
+      return redisFloor(env.app, env.handler, client, `${env.redisPrefix}floor:`);
+    },
+  },
 
   // this package
   ours('kss-cookie', 'koa-session-store, cookie store (signed)', {

@@ -230,3 +230,53 @@ export function storeFloor(app, handler) {
   };
   return { middleware: middlewares[handler] ?? null, mintCookie, store: entries };
 }
+
+// ---- Redis ------------------------------------------------------------------------
+
+/**
+ * RedisStore's floor: the store floor's signed id cookie with the data's JSON
+ * in Redis instead of a Map: one GET (read), one SET with PX (new, write), on
+ * an ioredis client with auto-pipelining, as directly as ioredis allows.
+ * Returns { middleware, mintCookie, close }.
+ */
+export function redisFloor(app, handler, client, prefix) {
+  const { sign, verified } = signer(app);
+  const setCookies = (ctx, value) => ctx.res.setHeader('Set-Cookie', [`${NAME}=${value}${ATTRIBUTES}`, `${SIG}=${sign(value)}${ATTRIBUTES}`]);
+  async function create(data) {
+    const sid = randomUUID();
+    const now = Date.now().toString(36);
+    await client.set(prefix + sid, JSON.stringify(data), 'PX', DAY);
+    return `${sid}.${now}.${now}`;
+  }
+  async function load(ctx) {
+    const header = ctx.req.headers.cookie;
+    const value = findCookie(header, `${NAME}=`);
+    if (value === undefined || !verified(value, findCookie(header, `${SIG}=`))) return undefined;
+    const sid = value.slice(0, value.indexOf('.'));
+    const json = await client.get(prefix + sid);
+    return json === null ? undefined : { sid, data: JSON.parse(json) };
+  }
+  const mintCookie = async () => {
+    const value = await create({ n: 1, user: ++users });
+    return `${NAME}=${value}; ${SIG}=${sign(value)}`;
+  };
+  const middlewares = {
+    async new(ctx, next) {
+      await next();
+      setCookies(ctx, await create({ n: 1 }));
+    },
+    async read(ctx, next) {
+      if ((await load(ctx))?.data.n !== 1) rejected(ctx);
+      await next();
+    },
+    async write(ctx, next) {
+      const session = await load(ctx);
+      if (session === undefined) rejected(ctx);
+      await next();
+      if (session === undefined) return;
+      session.data.n = ++counter;
+      await client.set(prefix + session.sid, JSON.stringify(session.data), 'PX', DAY);
+    },
+  };
+  return { middleware: middlewares[handler] ?? null, mintCookie, close: () => client.quit() };
+}
