@@ -9,7 +9,7 @@
 // the dumps cancel out, and a segment that caught a late JIT compilation (tens
 // of millions of instructions at once) does not move it. See bench/README.md.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { MANY_USERS, WORKLOADS } from './lib/app.mjs';
 import { BY_NAME } from './lib/contenders.mjs';
 import { median } from './lib/report.mjs';
-import { ensureBuilt, snapshotDist } from './lib/package.mjs';
+import { ensureBuilt, gitCommit, ROOT, snapshotDist } from './lib/package.mjs';
 
 const MICRO = fileURLToPath(new URL('./micro.mjs', import.meta.url));
 const DEFAULT_ONLY = ['bare', 'kss-cookie', 'kss-sealed', 'kss-map', 'kss-memory'];
@@ -33,6 +33,7 @@ const HELP = `Usage: node bench/callgrind.mjs [options]
   --jobs N           valgrind processes at once (default: the number of cores); counts do not
                      depend on the machine's load, so running them side by side changes nothing
   --no-build         do not rebuild dist/ when src/ is newer
+  --latest           also write bench/results/callgrind-latest.json (the figures the README quotes)
 
 Needs valgrind (Debian/Ubuntu: apt-get install valgrind). Node runs with --single-threaded
 (no background compiler or GC threads), which keeps the counts steady.`;
@@ -46,6 +47,7 @@ const { values: argv } = parseArgs({
     sessions: { type: 'string' },
     jobs: { type: 'string' },
     'no-build': { type: 'boolean' },
+    latest: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -193,3 +195,10 @@ process.stdout.write(
     `${Math.round((Date.now() - started) / 1000)} s\n\n${lines.join('\n')}\n\n` +
     'A wide spread means the JIT was still at work after the warm-up: compare medians, or raise --warmup.\n',
 );
+if (argv.latest === true) {
+  const file = path.join(ROOT, 'bench', 'results', 'callgrind-latest.json');
+  mkdirSync(path.dirname(file), { recursive: true });
+  const json = { date: new Date().toISOString(), commit: gitCommit(), argv: process.argv.slice(2), node: process.version, requests, warmup, sessions, results };
+  writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
+  process.stdout.write(`(raw figures: ${path.relative(ROOT, file)})\n`);
+}

@@ -325,13 +325,19 @@ describe('README.md examples', { timeout: 240_000 }, () => {
   });
 
   it('the Performance section quotes the run kept in bench/results/latest.json, with its command, commit and date', async () => {
-    const { LATEST, performanceInReadme, performanceMarkdown } = (await import(pathToFileURL(join(ROOT, 'scripts', 'readme-performance.mjs')).href)) as {
+    const { CALLGRIND_LATEST, LATEST, performanceInReadme, performanceMarkdown } = (await import(pathToFileURL(join(ROOT, 'scripts', 'readme-performance.mjs')).href)) as {
+      CALLGRIND_LATEST: string;
       LATEST: string;
       performanceInReadme: (readme: string) => string | undefined;
-      performanceMarkdown: (json: string) => string;
+      performanceMarkdown: (json: string, callgrindJson?: string) => string;
     };
     assert.ok(existsSync(LATEST), `${LATEST} is missing: run npm run bench -- --latest, then node scripts/readme-performance.mjs --write`);
-    assert.equal(performanceInReadme(README), performanceMarkdown(readFileSync(LATEST, 'utf8')), 'run node scripts/readme-performance.mjs --write');
+    assert.ok(existsSync(CALLGRIND_LATEST), `${CALLGRIND_LATEST} is missing: run node bench/callgrind.mjs --latest, then node scripts/readme-performance.mjs --write`);
+    assert.equal(
+      performanceInReadme(README),
+      performanceMarkdown(readFileSync(LATEST, 'utf8'), readFileSync(CALLGRIND_LATEST, 'utf8')),
+      'run node scripts/readme-performance.mjs --write',
+    );
   });
 
   it('the stores the README says have the user index (indexBy) are exactly those that do', async () => {
