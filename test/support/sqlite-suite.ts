@@ -16,6 +16,7 @@ import type { SqliteDatabase } from '../../src/sqlite.js';
 import type { IndexedSession, SessionPatch, SessionStore } from '../../src/store.js';
 import { runStoreConformance } from '../../src/testing.js';
 import { runUserSessionsSuite } from './user-sessions.js';
+import { checkOneSweepAtATime } from './sweep.js';
 
 export const storeModule = fileURLToPath(new URL('../../src/sqlite.ts', import.meta.url));
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -638,23 +639,7 @@ export async function runSqliteSuite(driver: SqliteTestDriver): Promise<void> {
         for (let i = from; i < from + count; i += 1) raw.run('INSERT INTO sessions (sid, data, expires_at) VALUES (?, ?, ?)', `old-${i}`, '{}', Date.now() - 1);
         raw.exec('COMMIT');
       };
-      expire(2500, 0);
-      const first = store.sweep();
-      const second = store.sweep();
-      assert.deepEqual(await Promise.all([first, second]), [2500, 0], 'the second call waited for the first and found nothing left');
-      expire(2500, 5000);
-      let settled = false;
-      // Several batches: the sweep is still under way when close() comes.
-      const last = store.sweep().then((deleted) => {
-        settled = true;
-        return deleted;
-      });
-      await new Promise((resolve) => setImmediate(resolve));
-      await store.close();
-      await new Promise((resolve) => setImmediate(resolve));
-      assert.equal(settled, true, 'close() resolved only after the running sweep ended');
-      assert.ok((await last) <= 2500, 'a sweep cut short by close() resolves with what it deleted');
-      await assert.rejects(store.sweep(), /SqliteStore is closed/);
+      await checkOneSweepAtATime(store, (count, round) => expire(count, round === 1 ? 0 : 5000), 2500, /SqliteStore is closed/);
       raw.close();
     });
 
