@@ -39,10 +39,8 @@ export class ServerStoreCarrier implements SessionCarrier {
   }
 
   mayReissue(ctx: Context): boolean {
-    // Only asked when the session was never loaded (a store that loads on demand): an older key may
-    // have signed the cookie only while there is one.
-    const keys = this.#values.keys(ctx);
-    return keys !== undefined && (!Array.isArray(keys) || keys.length > 1);
+    // Only asked when the session was never loaded (a store that loads on demand).
+    return this.#values.mayBeSignedWithOlderKey(ctx);
   }
 
   loadsOnDemand(): boolean {

@@ -30,8 +30,7 @@ export class SignedCookieCarrier implements SessionCarrier {
   }
 
   mayReissue(ctx: Context): boolean {
-    const keys = this.#values.keys(ctx);
-    return keys !== undefined && (!Array.isArray(keys) || keys.length > 1);
+    return this.#values.mayBeSignedWithOlderKey(ctx);
   }
 
   read(ctx: Context): Carried | undefined {

@@ -47,6 +47,12 @@ export class SignedValues {
     return keys;
   }
 
+  /** Whether a cookie of this request may have been signed with an older key: only while `app.keys` lists more than one (or is a Keygrip). */
+  mayBeSignedWithOlderKey(ctx: Context): boolean {
+    const keys = this.keys(ctx);
+    return keys !== undefined && (!Array.isArray(keys) || keys.length > 1);
+  }
+
   /** The request's cookie value, verified and decoded; undefined when absent, forged or not one of ours. */
   read(ctx: Context): Carried | undefined {
     const header = ctx.req.headers.cookie;
