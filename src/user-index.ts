@@ -88,8 +88,12 @@ export class UserIndex {
     if (user !== undefined) await this.#call('unindexSession', user, sid);
   }
 
-  /** The user's sessions that really exist, most recently active first; stale entries leave the index. */
-  async live(user: string): Promise<LiveEntry[]> {
+  /**
+   * The user's sessions that really exist, most recently active first; stale entries leave the index.
+   * Among sessions last active in the same millisecond (two logins at once), `currentSid`'s comes
+   * first: it is in use by the request asking. Without it, ties keep the store's order.
+   */
+  async live(user: string, currentSid?: string): Promise<LiveEntry[]> {
     const entries = (await this.#call('listIndexed', user)) as readonly IndexedSession[] | null | undefined;
     const now = Date.now();
     const checked = await Promise.all(
@@ -100,12 +104,14 @@ export class UserIndex {
         return undefined;
       }),
     );
-    return checked.filter((entry): entry is LiveEntry => entry !== undefined).sort((a, b) => b.lastActiveAt - a.lastActiveAt);
+    return checked
+      .filter((entry): entry is LiveEntry => entry !== undefined)
+      .sort((a, b) => b.lastActiveAt - a.lastActiveAt || Number(b.sid === currentSid) - Number(a.sid === currentSid));
   }
 
   /** `live()` as shown to a page: handles, never ids. */
   async list(user: string, currentSid: string | undefined): Promise<UserSession[]> {
-    return (await this.live(user)).map((entry) => ({
+    return (await this.live(user, currentSid)).map((entry) => ({
       handle: entry.handle,
       createdAt: entry.createdAt,
       lastActiveAt: entry.lastActiveAt,

@@ -260,5 +260,23 @@ export function runUserSessionsSuite<S extends SessionStore>(name: string, optio
       const fromB = await app.devices(b);
       assert.equal(fromB.find((entry) => entry.current)?.userAgent, 'b');
     });
+
+    it('lists the current session first among sessions last active in the same millisecond', async () => {
+      const app = await userApp(current());
+      const alice = user('alice');
+      const a = await app.login(alice, 'a');
+      const b = await app.login(alice, 'b');
+      // Both made active in one millisecond, as two logins at once can be.
+      const at = Date.now();
+      for (const device of [a, b]) {
+        const indexed = { sid: device.sid, createdAt: at, lastActiveAt: at, expiresAt: at + 3_600_000, userAgent: 'same time' };
+        await settle(current().indexSession?.(alice, indexed));
+      }
+      for (const device of [a, b]) {
+        const listed = await app.devices(device);
+        assert.deepEqual(listed.map((entry) => entry.lastActiveAt), [at, at]);
+        assert.equal(listed[0]?.current, true, 'the device asking comes first');
+      }
+    });
   });
 }
