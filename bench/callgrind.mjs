@@ -28,8 +28,8 @@ const HELP = `Usage: node bench/callgrind.mjs [options]
   --workloads a,b    workloads (default: ${MANY_USERS.join(',')}; also ${WORKLOADS.filter((w) => !MANY_USERS.includes(w)).join(', ')})
   --requests N       N, requests per segment (default 1000); 5 segments per scenario
   --warmup N         warm-up requests per scenario (default 2000; micro.mjs's first pass adds 5×)
-  --sessions N       sessions for the many-users workloads (default 2500: above the 2,000 verified
-                     cookies the cookie store remembers, so every read verifies as with real users)
+  --sessions N       sessions for the many-users workloads (default 10000, as in npm run bench: five
+                     times the 2,000 verified cookies a middleware remembers, so reads verify as with real users)
   --jobs N           valgrind processes at once (default: the number of cores); counts do not
                      depend on the machine's load, so running them side by side changes nothing
   --no-build         do not rebuild dist/ when src/ is newer
@@ -67,7 +67,7 @@ function count(value, name, fallback) {
 }
 const requests = count(argv.requests, 'requests', 1000);
 const warmup = count(argv.warmup, 'warmup', 2000);
-const sessions = count(argv.sessions, 'sessions', 2500);
+const sessions = count(argv.sessions, 'sessions', 10000);
 const jobs = count(argv.jobs, 'jobs', os.availableParallelism?.() ?? os.cpus().length);
 const only = argv.only ? argv.only.split(',') : DEFAULT_ONLY;
 const workloads = argv.workloads ? argv.workloads.split(',') : MANY_USERS;

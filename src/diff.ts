@@ -51,3 +51,22 @@ export function diffSessions(snapshot: SessionRecord, loadedJson: string, now: S
   }
   return changes === 0 ? undefined : { set, unset };
 }
+
+/**
+ * True when `now` holds exactly the keys of `snapshot`, each with the very same
+ * primitive value: the session cannot have changed, so it needs no
+ * `JSON.stringify` to tell. False whenever a value is an object (it may have
+ * been changed in place) or a key was added or removed; the caller then
+ * compares JSON as usual.
+ */
+export function unchangedPrimitives(snapshot: SessionRecord, now: SessionRecord): boolean {
+  let keys = 0;
+  for (const key in now) {
+    if (!hasOwn(now, key)) continue;
+    const value = now[key];
+    if (isObject(value) || value !== snapshot[key] || !hasOwn(snapshot, key)) return false;
+    keys++;
+  }
+  for (const key in snapshot) if (hasOwn(snapshot, key)) keys--;
+  return keys === 0;
+}

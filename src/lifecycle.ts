@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import type { Carried, OutgoingSession, SessionCarrier, SessionHolder, Written } from './carriers/carrier.js';
 import { readCookie } from './cookie.js';
 import { debug } from './debug.js';
-import { diffSessions } from './diff.js';
+import { diffSessions, unchangedPrimitives } from './diff.js';
 import { SessionStoreError, SessionUsageError } from './errors.js';
 import { defaultGenid, type ResolvedOptions } from './options.js';
 import { isPlainObject, MAX_NESTING, nestsDeeperThan, parseSessionJson, SESSION_ID, type SessionRecord } from './payload.js';
@@ -282,6 +282,15 @@ export class SessionRequest implements SessionHolder {
 
   // ---- what is due at the end --------------------------------------------------
 
+  /** True once the middleware commits at the end of the request: nothing is written after that. */
+  private ending = false;
+
+  /** The commit at the end of the request (the middleware's); {@link commit} without a later write to prepare for. */
+  finish(): Promise<void> | undefined {
+    this.ending = true;
+    return this.commit();
+  }
+
   /**
    * Writes what changed. Returns a promise only when a store call is needed, so
    * the common cases (untouched, unchanged, cookie carriers) finish synchronously.
@@ -304,6 +313,8 @@ export class SessionRequest implements SessionHolder {
       if (!config.rolling && !this.reissue) return undefined;
       return this.isNew ? undefined : this.commitUnchanged(Date.now());
     }
+    // Loaded, then only read: a top level of primitives, all as loaded, needs no serializing to tell.
+    if (!this.isNew && this.snapshot !== undefined && unchangedPrimitives(this.snapshot, this.data)) return this.commitUnchanged(Date.now());
     const json = JSON.stringify(this.data);
     if (nestsDeeperThan(json, MAX_NESTING)) {
       throw new SessionUsageError(`session data nests objects or arrays more than ${MAX_NESTING} levels deep; such a session could not be read back`);
@@ -433,8 +444,9 @@ export class SessionRequest implements SessionHolder {
 
   private afterWrite(session: OutgoingSession): Promise<void> | undefined {
     this.json = session.json;
-    // A later write in this request (after saveSession) diffs against what was written.
-    if (this.carrier.patches && this.data) this.snapshot = { ...this.data };
+    // A later write in this request (after saveSession) diffs against what was written; after the
+    // request's last commit there is none, so no copy is made.
+    this.snapshot = this.carrier.patches && this.data && !this.ending ? { ...this.data } : undefined;
     this.isNew = false;
     this.touched = session.now;
     this.reissue = false;

@@ -39,7 +39,7 @@ export function session(options?: SessionOptions): SessionMiddleware {
       if (loading !== undefined) await loading;
       // When downstream throws, nothing is written (as in 2.0) and its error reaches the client untouched.
       await next();
-      const writing = request.commit();
+      const writing = request.finish();
       if (writing !== undefined) await writing;
     } finally {
       // Lets go of a session held against concurrent removal (see HeldSessions).

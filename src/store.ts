@@ -81,6 +81,15 @@ export interface SessionStore {
    * that expired or were removed may be among them: the middleware checks each against the store.
    */
   listIndexed?(userId: string): StoreResult<readonly IndexedSession[]>;
+  /**
+   * Optional: true while `load` answers with a plain value (the JSON string, null or undefined),
+   * never a promise, thunk or generator. The middleware then loads a session only when a request
+   * reads `ctx.session`, so a request that never does costs no lookup at all; otherwise it loads
+   * before the handler runs, since `ctx.session` is synchronous. Default: absent (false).
+   * `MemoryStore` says true, `SqliteStore` while its database is open. A store that says true
+   * and then answers with a promise fails that request with a 503.
+   */
+  loadsSynchronously?(): boolean;
 }
 
 /** One session in a user's index (option `indexBy`). Times are milliseconds since the epoch. */
@@ -107,19 +116,9 @@ function isGeneratorObject(value: object): value is Generator {
   return typeof candidate.next === 'function' && typeof candidate.throw === 'function';
 }
 
-/**
- * The stores shipped here whose `load` answers with a plain value, never a
- * promise, mark it with a method under this key (true while that holds). The
- * middleware then loads such a session only when a request uses it, so a
- * request that never touches `ctx.session` costs no lookup. A registered
- * symbol, so that the ES module and CommonJS builds agree on it.
- */
-export const LOADS_SYNCHRONOUSLY: unique symbol = Symbol.for('koa-session-store.loadsSynchronously');
-
-/** Whether `store` says its `load` answers with a plain value now (see {@link LOADS_SYNCHRONOUSLY}). */
+/** Whether `store` says its `load` answers with a plain value now (see {@link SessionStore.loadsSynchronously}). */
 export function loadsSynchronously(store: SessionStore): boolean {
-  const marker = (store as { [LOADS_SYNCHRONOUSLY]?: unknown })[LOADS_SYNCHRONOUSLY];
-  return typeof marker === 'function' && (marker as () => unknown).call(store) === true;
+  return typeof store.loadsSynchronously === 'function' && store.loadsSynchronously() === true;
 }
 
 /**

@@ -72,6 +72,23 @@ export function runStoreConformance<S extends SessionStore>(name: string, option
     defineContractCases(store, shortTtl);
     if (typeof store.touch === 'function') defineTouchCases(store, shortTtl);
     if (typeof store.patch === 'function') definePatchCases(store, shortTtl);
+    if (typeof store.loadsSynchronously === 'function') defineSynchronousLoadCases(store);
+  });
+}
+
+/** For a store with `loadsSynchronously`: while it says true, `load` answers with plain values. */
+function defineSynchronousLoadCases(store: SessionStore): void {
+  it('answers load with a plain value, for a saved and a missing id, whenever loadsSynchronously() says true', async () => {
+    const sid = newSid();
+    await settle(store.save(sid, '{"a":1}'));
+    for (const id of [sid, newSid()]) {
+      if (store.loadsSynchronously?.() !== true) continue;
+      const loaded: unknown = store.load(id);
+      const plain = loaded === null || loaded === undefined || typeof loaded === 'string';
+      assert.ok(plain, `loadsSynchronously() said true, but load answered with ${typeof loaded === 'object' ? 'an object (a promise?)' : `a ${typeof loaded}`}`);
+    }
+    assert.equal(await settle(store.load(sid)), '{"a":1}');
+    await settle(store.remove(sid));
   });
 }
 

@@ -1,7 +1,7 @@
 // The change a store's patch receives: exactly the top-level keys that differ.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { diffSessions } from '../src/diff.js';
+import { diffSessions, unchangedPrimitives } from '../src/diff.js';
 
 function diff(loaded: string, change: (data: Record<string, unknown>) => void) {
   const data = JSON.parse(loaded) as Record<string, unknown>;
@@ -71,5 +71,42 @@ describe('diffSessions', () => {
     const patch = diffSessions({}, '{}', JSON.parse('{"__proto__":{"x":1}}') as Record<string, unknown>);
     assert.equal(Object.getPrototypeOf(patch?.set), null);
     assert.equal(patch?.set['__proto__'], '{"x":1}');
+  });
+});
+
+describe('unchangedPrimitives: the check that lets a read-only request skip JSON.stringify', () => {
+  const loaded = (): Record<string, unknown> => ({ user: 'ada', n: 1, ok: true, none: null });
+  const check = (change: (data: Record<string, unknown>) => void) => {
+    const data = loaded();
+    const snapshot = { ...data };
+    change(data);
+    return unchangedPrimitives(snapshot, data);
+  };
+
+  it('is true only when every key holds the very same primitive', () => {
+    assert.equal(check(() => {}), true);
+    assert.equal(check((d) => (d.n = 1)), true, 'the same value written again');
+  });
+
+  it('is false for any change of keys or values', () => {
+    assert.equal(check((d) => (d.n = 2)), false);
+    assert.equal(check((d) => (d.n = '1')), false);
+    assert.equal(check((d) => delete d.ok), false);
+    assert.equal(check((d) => (d.extra = 1)), false);
+    assert.equal(check((d) => (d.extra = undefined)), false, 'left to JSON to tell');
+    assert.equal(check((d) => (d.none = undefined)), false);
+  });
+
+  it('is false whenever a value is an object, which may have been changed in place', () => {
+    const data: Record<string, unknown> = { cart: { items: [] } };
+    const snapshot = { ...data };
+    assert.equal(unchangedPrimitives(snapshot, data), false);
+  });
+
+  it('ignores inherited keys, as JSON does', () => {
+    const data = Object.create({ inherited: 1 }) as Record<string, unknown>;
+    data.own = 1;
+    assert.equal(unchangedPrimitives({ own: 1 }, data), true);
+    assert.equal(unchangedPrimitives({ own: 1, inherited: 1 }, data), false);
   });
 });

@@ -12,13 +12,13 @@ import type { SessionOptions, SessionStore } from '../src/index.js';
 import { SqliteStore } from '../src/sqlite.js';
 import { cookieHeader, cookieValue, listen, makeApp } from './support/http.js';
 
-/** Counts the calls each store method gets, passing them on to `store` unchanged. */
+/** Counts the calls each store method gets (but the question `loadsSynchronously`), passing them on to `store` unchanged. */
 function counted<S extends SessionStore>(store: S): { store: S; calls: Record<string, number> } {
   const calls: Record<string, number> = {};
   const proxy = new Proxy(store, {
     get(target, key, receiver) {
       const value: unknown = Reflect.get(target, key, receiver);
-      if (typeof key !== 'string' || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
+      if (typeof key !== 'string' || key === 'loadsSynchronously' || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
       return (...args: unknown[]) => {
         calls[key] = (calls[key] ?? 0) + 1;
         return (value as (...a: unknown[]) => unknown).apply(target, args);
@@ -42,8 +42,22 @@ async function appWith(store: SessionStore, options: SessionOptions = {}, keys =
   return { app, running: await listen(app) };
 }
 
+/** A store of one's own over a Map, answering with plain values and saying so (SessionStore.loadsSynchronously). */
+function mapStore(): SessionStore {
+  const entries = new Map<string, string>();
+  return {
+    loadsSynchronously: () => true,
+    load: (sid) => entries.get(sid),
+    save: (sid, json) => void entries.set(sid, json),
+    remove: (sid) => void entries.delete(sid),
+    // Its entries never expire, so there is no life to extend; a missing entry stays missing.
+    touch: () => undefined,
+  };
+}
+
 const synchronous: Array<{ label: string; make: () => SessionStore }> = [
   { label: 'MemoryStore', make: () => new MemoryStore() },
+  { label: 'a Map store of your own that says loadsSynchronously', make: mapStore },
   { label: 'SqliteStore on an in-memory database', make: () => new SqliteStore({ db: new Database(':memory:'), sweepInterval: 0 }) },
 ];
 
@@ -107,11 +121,11 @@ describe('stores that answer with promises', () => {
   it('fail with a 503, not a hang or a 500, when a store says it loads synchronously and then answers with a promise', async () => {
     const memory = new MemoryStore();
     const liar: SessionStore = {
-      [Symbol.for('koa-session-store.loadsSynchronously')]: () => true,
+      loadsSynchronously: () => true,
       load: async (sid: string) => memory.load(sid),
       save: (sid: string, json: string, ttl?: number) => memory.save(sid, json, ttl),
       remove: (sid: string) => memory.remove(sid),
-    } as SessionStore;
+    };
     const { running } = await appWith(liar);
     const cookie = cookieHeader(await running.agent.get('/set').expect(200));
     await running.agent.get('/read').set('Cookie', cookie).expect(503);

@@ -2,11 +2,16 @@
 // over a Map, answering with plain values (no promises to await, no I/O), so the
 // figures show the session layer's own cost.
 
-/** A store for this package: `load`/`save`/`remove` on JSON strings, no `patch`. */
+/**
+ * A store for this package: `load`/`save`/`remove` on JSON strings, no `patch`;
+ * it says its `load` answers with plain values (`loadsSynchronously`), as the
+ * README's store example does, so requests that never touch the session skip it.
+ */
 export function mapStore() {
   const entries = new Map();
   return {
     entries,
+    loadsSynchronously: () => true,
     load: (sid) => entries.get(sid),
     save: (sid, json) => {
       entries.set(sid, json);

@@ -1,4 +1,4 @@
-import { LOADS_SYNCHRONOUSLY, type IndexedSession, type SessionPatch, type SessionStore } from '../store.js';
+import type { IndexedSession, SessionPatch, SessionStore } from '../store.js';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -81,7 +81,7 @@ export class MemoryStore implements SessionStore {
   }
 
   /** Always: `load` answers with a plain value, so the middleware loads only for requests that use the session. */
-  [LOADS_SYNCHRONOUSLY](): boolean {
+  loadsSynchronously(): boolean {
     return true;
   }
 

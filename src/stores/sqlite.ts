@@ -1,4 +1,4 @@
-import { LOADS_SYNCHRONOUSLY, type IndexedSession, type SessionPatch, type SessionStore } from '../store.js';
+import type { IndexedSession, SessionPatch, SessionStore } from '../store.js';
 import { patchJsonText } from './patch-text.js';
 import { entryProblem } from './index-entry.js';
 import { describe, expiryIndexName, intervalOf, quoteIdentifier, ttlOf } from './sql-common.js';
@@ -200,7 +200,7 @@ export class SqliteStore implements SessionStore {
   }
 
   /** Once the database is open and until close: then `load` answers with a plain value (see `#call`). */
-  [LOADS_SYNCHRONOUSLY](): boolean {
+  loadsSynchronously(): boolean {
     return this.#prepared !== undefined && !this.#closed;
   }
 

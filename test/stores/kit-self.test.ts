@@ -70,6 +70,29 @@ function expiryOf(ttlMs: number | undefined): number | null {
   return ttlMs === undefined ? null : Date.now() + ttlMs;
 }
 
+/** A correct store whose load answers with plain values, and says so; no touch or patch. */
+class SynchronousStore implements SessionStore {
+  readonly #rows = new Map<string, Row>();
+  loadsSynchronously(): boolean {
+    return true;
+  }
+  load(sid: string): string | null {
+    const row = this.#rows.get(sid);
+    if (row === undefined) return null;
+    if (row.expiresAt !== null && row.expiresAt <= Date.now()) {
+      this.#rows.delete(sid);
+      return null;
+    }
+    return row.json;
+  }
+  save(sid: string, json: string, ttlMs?: number): void {
+    this.#rows.set(sid, { json, expiresAt: expiryOf(ttlMs) });
+  }
+  remove(sid: string): void {
+    this.#rows.delete(sid);
+  }
+}
+
 /** A store without touch and patch: only the contract's required cases apply. */
 class MinimalStore implements SessionStore {
   readonly #inner = new GoodStore();
@@ -110,6 +133,7 @@ const PATCH_STALE_BASE = 'applies the keys of a patch whose base no longer match
 const ROUND_TRIP_UNUSUAL_KEYS = 'returns exactly the saved string for keys and values with lone surrogates, U+0000 and U+FFFF';
 const PATCH_KEEPS_UNUSUAL_KEYS = 'keeps every key with lone surrogates, U+0000 and U+FFFF, apart and with its value, when another key is patched';
 const PATCH_UNUSUAL_KEYS = 'sets, overwrites and unsets keys with lone surrogates, U+0000 and U+FFFF on patch';
+const SYNCHRONOUS_LOAD = 'answers load with a plain value, for a saved and a missing id, whenever loadsSynchronously() says true';
 const PATCH_UNSET_EXACT = 'unsets only the exact key named: one with a lone surrogate or U+0000 never removes U+FFFD, ? or a shorter key';
 
 /** What UTF-8 text does to a lone surrogate: it becomes U+FFFD, so keys that differed only there become one. */
@@ -126,6 +150,16 @@ interface Case {
 const cases: Record<string, Case> = {
   'a correct store': { create: () => new GoodStore(), fails: [] },
   'a correct store without touch and patch': { create: () => new MinimalStore(), fails: [] },
+  'a correct store that loads synchronously and says so': { create: () => new SynchronousStore(), fails: [] },
+  'a store that says it loads synchronously and answers load with a promise': {
+    create: () =>
+      new (class extends GoodStore {
+        loadsSynchronously(): boolean {
+          return true;
+        }
+      })(),
+    fails: [SYNCHRONOUS_LOAD],
+  },
   'a store that re-encodes JSON on save': {
     create: () =>
       new (class extends GoodStore {

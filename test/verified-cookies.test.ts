@@ -1,0 +1,79 @@
+// The memory of verified cookies admits every cookie while returning cookies
+// hit it, and only one in 16 while they do not (many users, each back only
+// after thousands of others), so remembering costs nothing it cannot repay.
+// A hit always needs the exact signature and value that verified.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Carried } from '../src/carriers/carrier.js';
+import { VerifiedCookies } from '../src/verified-cookies.js';
+
+const KEY = 'key';
+
+function contents(n: number): Carried {
+  return { sid: `id${n}`, ctime: n, exp: undefined, touched: n, json: undefined, value: `value${n}`, reissue: false };
+}
+
+/** What the middleware does with a cookie: look it up, and remember it when it was not known (it verified). */
+function see(memory: VerifiedCookies, n: number): boolean {
+  const hit = memory.lookup(`sig${n}`, `value${n}`) !== undefined;
+  if (!hit) memory.remember(`sig${n}`, `value${n}`, KEY, contents(n));
+  return hit;
+}
+
+/** 2,000 cookies seen once each: a generation fills with no hit, and the next is sampled. */
+function coldTraffic(memory: VerifiedCookies, from = 0): void {
+  for (let n = from; n < from + 2000; n++) see(memory, n);
+}
+
+describe('verified cookies', () => {
+  it('remembers a cookie the first time while cookies come back', () => {
+    const memory = new VerifiedCookies();
+    assert.equal(see(memory, 1), false);
+    assert.equal(see(memory, 1), true);
+    assert.deepEqual(memory.lookup('sig1', 'value1')?.contents, contents(1));
+  });
+
+  it('never answers for a seen signature with another value, nor a seen value with another signature', () => {
+    const memory = new VerifiedCookies();
+    see(memory, 1);
+    assert.equal(memory.lookup('sig1', 'value2'), undefined);
+    assert.equal(memory.lookup('sig2', 'value1'), undefined);
+  });
+
+  it('admits one cookie in 16 once a generation went by with almost no hits, and a busy cookie still gets in', () => {
+    const memory = new VerifiedCookies();
+    coldTraffic(memory);
+    const before = memory.size;
+    for (let n = 10_000; n < 10_016; n++) see(memory, n);
+    assert.equal(memory.size - before, 1, 'one of 16 new cookies admitted');
+    // A cookie sent again and again is admitted within 16 of its requests, then hits.
+    let misses = 0;
+    while (!see(memory, 20_000)) misses++;
+    assert.ok(misses <= 16, `admitted after ${misses} misses`);
+    assert.equal(see(memory, 20_000), true);
+  });
+
+  it('admits every cookie again once cookies come back', () => {
+    const memory = new VerifiedCookies();
+    coldTraffic(memory);
+    // Busy traffic: each new cookie is followed by two requests of a cookie already held.
+    while (!see(memory, 50_000));
+    for (let n = 30_000; memory.size < 2000 || n < 30_000 + 16 * 1000; n++) {
+      see(memory, n);
+      see(memory, 50_000);
+      see(memory, 50_000);
+    }
+    const fresh = 90_000;
+    assert.equal(see(memory, fresh), false);
+    assert.equal(see(memory, fresh), true, 'remembered on first sight');
+  });
+
+  it('holds at most 2,000 cookies whatever comes', () => {
+    const memory = new VerifiedCookies();
+    for (let n = 0; n < 50_000; n++) {
+      see(memory, n);
+      if (n % 3 === 0) see(memory, n - 1);
+      assert.ok(memory.size <= 2000);
+    }
+  });
+});
