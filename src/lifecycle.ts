@@ -45,7 +45,7 @@ export class SessionRequest implements SessionHolder {
   private json: string | undefined;
   /** undefined: not materialized yet; null: destroyed by `ctx.session = null`. */
   private data: SessionRecord | null | undefined;
-  /** A shallow copy of the loaded data's top level (carriers that patch only). */
+  /** A shallow copy of the loaded data's top level: tells an unchanged session without serializing it, and what a patch must carry. */
   private snapshot: SessionRecord | undefined;
   private cookieRead = false;
   /** The valid session cookie the request carried, for sending it again. */
@@ -253,8 +253,8 @@ export class SessionRequest implements SessionHolder {
     }
     this.data = data;
     if (this.config.userIndex !== undefined) this.indexedUser = this.config.userIndex.userOf(data);
-    // The top level as loaded, for the patch sent when the data changes.
-    if (this.carrier.patches) this.snapshot = { ...data };
+    // The top level as loaded: an unchanged session is told by it, and a patch is computed against it.
+    this.snapshot = { ...data };
   }
 
   private startFresh(now: number): void {
@@ -446,7 +446,7 @@ export class SessionRequest implements SessionHolder {
     this.json = session.json;
     // A later write in this request (after saveSession) diffs against what was written; after the
     // request's last commit there is none, so no copy is made.
-    this.snapshot = this.carrier.patches && this.data && !this.ending ? { ...this.data } : undefined;
+    this.snapshot = this.data && !this.ending ? { ...this.data } : undefined;
     this.isNew = false;
     this.touched = session.now;
     this.reissue = false;
