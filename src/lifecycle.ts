@@ -5,7 +5,7 @@ import { debug } from './debug.js';
 import { diffSessions, unchangedPrimitives } from './diff.js';
 import { SessionStoreError, SessionUsageError } from './errors.js';
 import { defaultGenid, type ResolvedOptions } from './options.js';
-import { isPlainObject, MAX_NESTING, nestsDeeperThan, parseSessionJson, SESSION_ID, type SessionRecord } from './payload.js';
+import { isPlainObject, MAX_NESTING, nestsDeeperThan, parseSessionJson, isSessionId, type SessionRecord } from './payload.js';
 import type { UserIndex, UserSession } from './user-index.js';
 
 /** Per-middleware constants the request state needs besides the options. */
@@ -271,7 +271,7 @@ export class SessionRequest implements SessionHolder {
     const { genid } = this.config;
     if (genid === defaultGenid) return (this.sid = defaultGenid());
     const id: unknown = genid();
-    if (typeof id !== 'string' || !SESSION_ID.test(id)) {
+    if (typeof id !== 'string' || !isSessionId(id)) {
       throw new SessionUsageError(
         `genid() must return a non-empty string of at most 128 characters from [A-Za-z0-9_-], got ${typeof id === 'string' ? `${JSON.stringify(id.slice(0, 20))} (${id.length} chars)` : typeof id}`,
       );

@@ -15,10 +15,17 @@
 // Also read: 3.0's base64url object `{"_sid":…,"_ctime":…[,"_exp":…],…data}`
 // and koa-session-store 2.0's raw JSON value `{"_sid":"…",…}`.
 
-/** What the middleware accepts as a session id: its own ids and the original's 15-character ones. */
-export const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
+const NOT_ID_CHARACTER = /[^A-Za-z0-9_-]/;
 
-const PAYLOAD_PREFIX = /^\["([A-Za-z0-9_-]{1,128})",(\d{1,15}),(\d{1,15}),\{/;
+/**
+ * What the middleware accepts as a session id (its own ids and the original's 15-character ones):
+ * 1 to 128 of [A-Za-z0-9_-]. A search for a character outside the set runs in about half the time
+ * of the anchored `/^[A-Za-z0-9_-]{1,128}$/`, and this runs on every request that reads a session.
+ */
+export function isSessionId(value: string): boolean {
+  return value.length > 0 && value.length <= 128 && !NOT_ID_CHARACTER.test(value);
+}
+
 const PAYLOAD_3_0_PREFIX = /^\{"_sid":"([A-Za-z0-9_-]{1,128})","_ctime":(\d{1,15})(?:,"_exp":(\d{1,15}))?([,}])/;
 // What a cookie value may hold unescaped in the plain form: printable ASCII but for
 // space, '%' (the escape), ';' (ends the cookie) and DEL; `"`, `,` and `\` stay, as
@@ -85,18 +92,36 @@ function decodePlain(value: string): CookieContents | undefined {
   return decodePayloadText(text);
 }
 
-/** Decodes the cookie-store text `["id",created,expires,{data}]`; undefined for anything else. */
+/**
+ * Decodes the cookie-store text `["id",created,expires,{data}]`; undefined for anything else.
+ * Taken apart with indexOf and digit loops rather than a regular expression with captures,
+ * which cost about twice as much on every request that reads a cookie session.
+ */
 export function decodePayloadText(text: string): CookieContents | undefined {
-  const match = PAYLOAD_PREFIX.exec(text);
-  if (match === null || !text.endsWith('}]')) return undefined;
-  const exp = Number(match[3]);
-  return {
-    sid: match[1] as string,
-    ctime: Number(match[2]),
-    exp: exp === 0 ? undefined : exp,
-    touched: undefined,
-    json: text.slice(match[0].length - 1, -1),
-  };
+  if (text.charCodeAt(0) !== 91 /* [ */ || text.charCodeAt(1) !== 34 /* " */ || !text.endsWith('}]')) return undefined;
+  const idEnd = text.indexOf('"', 2);
+  if (idEnd < 0 || text.charCodeAt(idEnd + 1) !== 44 /* , */) return undefined;
+  const sid = text.slice(2, idEnd);
+  if (!isSessionId(sid)) return undefined;
+  const ctimeEnd = text.indexOf(',', idEnd + 2);
+  const ctime = decimal(text, idEnd + 2, ctimeEnd);
+  if (ctime < 0) return undefined;
+  const expEnd = text.indexOf(',', ctimeEnd + 1);
+  const exp = decimal(text, ctimeEnd + 1, expEnd);
+  if (exp < 0 || text.charCodeAt(expEnd + 1) !== 123 /* { */) return undefined;
+  return { sid, ctime, exp: exp === 0 ? undefined : exp, touched: undefined, json: text.slice(expEnd + 1, -1) };
+}
+
+/** The number `text[start, end)` spells in decimal (1 to 15 digits, so exact); -1 for anything else. */
+function decimal(text: string, start: number, end: number): number {
+  if (end <= start || end - start > 15) return -1;
+  let number = 0;
+  for (let i = start; i < end; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    number = number * 10 + digit;
+  }
+  return number;
 }
 
 /** 3.0 wrote the metadata as the first keys of the data's own object. */
@@ -126,14 +151,14 @@ export function decodeIdValue(value: string): CookieContents | undefined {
     const secondDot = value.indexOf('.', firstDot + 1);
     const sid = value.slice(0, firstDot);
     // An id has no dot, and base36 refuses one: exactly two dots pass.
-    if (secondDot > 0 && SESSION_ID.test(sid)) {
+    if (secondDot > 0 && isSessionId(sid)) {
       const ctime = base36(value, firstDot + 1, secondDot);
       const touched = base36(value, secondDot + 1, value.length);
       if (ctime >= 0 && touched >= 0) return { sid, ctime, exp: undefined, touched, json: undefined };
     }
   }
   // A bare id, as a store-backed app might have been handed by another tool: accepted, no metadata.
-  if (SESSION_ID.test(value)) return { sid: value, ctime: undefined, exp: undefined, touched: undefined, json: undefined };
+  if (isSessionId(value)) return { sid: value, ctime: undefined, exp: undefined, touched: undefined, json: undefined };
   return undefined;
 }
 
@@ -157,7 +182,7 @@ function decodeLegacy(value: string, withData: boolean): CookieContents | undefi
   const parsed = parseSessionJson(value);
   if (parsed === undefined) return undefined;
   const sid = parsed._sid;
-  if (typeof sid !== 'string' || !SESSION_ID.test(sid)) return undefined;
+  if (typeof sid !== 'string' || !isSessionId(sid)) return undefined;
   delete parsed._sid;
   return { sid, ctime: undefined, exp: undefined, touched: undefined, json: withData ? JSON.stringify(parsed) : undefined };
 }

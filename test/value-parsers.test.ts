@@ -1,0 +1,119 @@
+// The session id check, the server-store cookie value `id.ctime.touched` and
+// the cookie-store text `["id",ctime,exp,{data}]` are taken apart by hand
+// (no capture regex, no parseInt) because they are read on every request.
+// This checks each against the rule it replaces, written here as that regular
+// expression, on edge cases and on many random values (2.0's JSON values,
+// which start with '{', are another path and tested elsewhere).
+import assert from 'node:assert/strict';
+import { randomInt } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { decodeIdValue, decodePayloadText, isSessionId } from '../src/payload.js';
+
+const RULE = /^([A-Za-z0-9_-]{1,128})\.([0-9a-z]{1,11})\.([0-9a-z]{1,11})$/;
+const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+/** What the rule makes of `value` (times of up to 10 digits are exact in a double, as parseInt gives them). */
+function byRule(value: string) {
+  const match = RULE.exec(value);
+  if (match !== null) {
+    return { sid: match[1], ctime: parseInt(match[2] as string, 36), exp: undefined, touched: parseInt(match[3] as string, 36), json: undefined };
+  }
+  if (SESSION_ID.test(value)) return { sid: value, ctime: undefined, exp: undefined, touched: undefined, json: undefined };
+  return undefined;
+}
+
+const ALPHABET = 'ABCXYZabcxyz0189_-.:@[`{/ \u00e9\u0130\u212a';
+
+function randomText(maxLength: number): string {
+  let text = '';
+  const length = randomInt(0, maxLength + 1);
+  for (let i = 0; i < length; i++) text += ALPHABET[randomInt(ALPHABET.length)];
+  return text;
+}
+
+describe('session ids', () => {
+  it('are 1 to 128 of A-Z, a-z, 0-9, _ and -, as the anchored rule says', () => {
+    const cases = ['', 'a', 'A-z_09', 'a'.repeat(128), 'a'.repeat(129), 'a.b', 'a b', 'a\n', '\na', '\u00e9', 'a\u212a', '-', '_'];
+    for (let i = 0; i < 5000; i++) cases.push(randomText(140));
+    for (const value of cases) assert.equal(isSessionId(value), SESSION_ID.test(value), JSON.stringify(value));
+  });
+});
+
+describe('the server-store cookie value', () => {
+  it('decodes what the middleware writes, with its times', () => {
+    const now = Date.now();
+    assert.deepEqual(decodeIdValue(`abc_DEF-123.${now.toString(36)}.${(now + 5).toString(36)}`), {
+      sid: 'abc_DEF-123',
+      ctime: now,
+      exp: undefined,
+      touched: now + 5,
+      json: undefined,
+    });
+  });
+
+  it('agrees with the rule on edge cases', () => {
+    const id128 = 'a'.repeat(128);
+    const cases = [
+      '', '.', '..', 'a..b', '.1.2', 'a.1.', 'a.1', 'a', 'a.b.c.d', 'a.b.c', 'a.B.c', 'a.b.C', 'a.0.0',
+      `${id128}.1.1`, `${id128}a.1.1`, 'a.zzzzzzzzzz.1', 'a.0123456789a.1', 'a.0123456789ab.1', 'a.1.0123456789ab',
+      'a b.1.1', 'a@.1.1', 'a[.1.1', 'a`.1.1', 'a{.1.1', 'a/.1.1', 'a:.1.1', 'a.1:.1', 'a.1.1\n', '\u0130.1.1', '\u212a.1.1', 'a.\u0130.1',
+      'a.-1.1', 'a.1.+1', 'a.1 .1', 'a. 1.1',
+    ];
+    for (const value of cases) assert.deepEqual(decodeIdValue(value), byRule(value), JSON.stringify(value));
+  });
+
+  it('agrees with the rule on 20,000 random values', () => {
+    for (let i = 0; i < 20_000; i++) {
+      const value = i % 2 === 0 ? randomText(24) : `${randomText(12)}.${randomText(4)}.${randomText(4)}`;
+      assert.deepEqual(decodeIdValue(value), byRule(value), JSON.stringify(value));
+    }
+  });
+});
+
+const PAYLOAD_RULE = /^\["([A-Za-z0-9_-]{1,128})",(\d{1,15}),(\d{1,15}),\{/;
+
+/** What the rule makes of cookie-store text. */
+function payloadByRule(text: string) {
+  const match = PAYLOAD_RULE.exec(text);
+  if (match === null || !text.endsWith('}]')) return undefined;
+  const exp = Number(match[3]);
+  return { sid: match[1], ctime: Number(match[2]), exp: exp === 0 ? undefined : exp, touched: undefined, json: text.slice(match[0].length - 1, -1) };
+}
+
+const PAYLOAD_ALPHABET = 'ab_-09,"[]{}: .\u00e9';
+
+function randomPayloadPart(maxLength: number): string {
+  let text = '';
+  const length = randomInt(0, maxLength + 1);
+  for (let i = 0; i < length; i++) text += PAYLOAD_ALPHABET[randomInt(PAYLOAD_ALPHABET.length)];
+  return text;
+}
+
+describe('the cookie-store text', () => {
+  it('decodes what the middleware writes', () => {
+    assert.deepEqual(decodePayloadText('["abc",1733400000000,1733486400000,{"n":1,"s":"]"}]'), {
+      sid: 'abc', ctime: 1733400000000, exp: 1733486400000, touched: undefined, json: '{"n":1,"s":"]"}',
+    });
+    assert.equal(decodePayloadText('["abc",1,0,{}]')?.exp, undefined, 'an expiry of 0 is none');
+  });
+
+  it('agrees with the rule on edge cases', () => {
+    const cases = [
+      '', '[', '["', '["a",1,2,{}]', '["a",1,2,{}', '["a",1,2,[]]', '["",1,2,{}]', '["a",,2,{}]', '["a",1,,{}]', '["a",1,2{}]',
+      '["a" ,1,2,{}]', '["a",1 ,2,{}]', '["a",-1,2,{}]', '["a",1,2,3,{}]', '["a",1.5,2,{}]', '["a",1e3,2,{}]',
+      `["${'a'.repeat(128)}",1,2,{}]`, `["${'a'.repeat(129)}",1,2,{}]`, '["a",123456789012345,2,{}]', '["a",1234567890123456,2,{}]',
+      '["a.b",1,2,{}]', '["a\u00e9",1,2,{}]', '[\"a",1,2,{}]', '["a",1,2,{"x":"}]"}]', '["a",0,0,{}]',
+    ];
+    for (const text of cases) assert.deepEqual(decodePayloadText(text), payloadByRule(text), JSON.stringify(text));
+  });
+
+  it('agrees with the rule on 20,000 random texts', () => {
+    for (let i = 0; i < 20_000; i++) {
+      const text =
+        i % 2 === 0
+          ? randomPayloadPart(30)
+          : `["${randomPayloadPart(6)}",${randomPayloadPart(4)},${randomPayloadPart(4)},{${randomPayloadPart(6)}}]`;
+      assert.deepEqual(decodePayloadText(text), payloadByRule(text), JSON.stringify(text));
+    }
+  });
+});
