@@ -16,6 +16,7 @@ import request from 'supertest';
 import type { Response } from 'supertest';
 import { session } from '../../src/index.js';
 import type { SessionStore } from '../../src/index.js';
+import { settle } from '../../src/store.js';
 import { makeApp, setCookies, sleep } from './http.js';
 
 /**
@@ -236,6 +237,10 @@ export function runEndToEnd(name: string, target: EndToEndTarget): void {
 
     before(async () => {
       made = await target.create();
+      // One store call before the first step: it opens the connection (and creates the table)
+      // outside the steps. On a loaded 2-core CI machine (a Cluster starting, Chromium beside it),
+      // a first request that also had to connect ran past the 2 s command timeout and got a 503.
+      await settle(made.store.load('e2e-warm-up'));
       running = await startApp(made.store);
     });
 
