@@ -153,11 +153,11 @@ export class UserIndex {
   }
 
   async #load(sid: string): Promise<string | undefined> {
-    const loaded = await settle(callStore(this.#store, 'load', this.#timeout, [sid]) as Promise<unknown>);
+    const loaded = await settle(callStore(this.#store, 'load', this.#timeout, 1, sid) as Promise<unknown>);
     return typeof loaded === 'string' ? loaded : undefined;
   }
 
-  #call(operation: StoreOperation, ...args: unknown[]): Promise<unknown> {
-    return settle(callStore(this.#store, operation, this.#timeout, args) as Promise<unknown>);
+  #call(operation: StoreOperation, ...args: [unknown] | [unknown, unknown]): Promise<unknown> {
+    return settle(callStore(this.#store, operation, this.#timeout, args.length, args[0], args[1]) as Promise<unknown>);
   }
 }

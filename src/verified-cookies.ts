@@ -6,9 +6,11 @@ const GENERATION_SIZE = 1000;
 const MAX_VALUE_LENGTH = 1024;
 /**
  * While fewer than one lookup in this many hits, only one verified cookie in this many is
- * admitted. Admitting costs more than the lookup (an entry, a Map insertion, and strings the
- * garbage collector then copies while they live): about 4,000 instructions per request with
- * 10,000 users taking turns, where no cookie comes back before it has been dropped.
+ * admitted, and only one request in this many looks. Admitting costs more than the lookup (an
+ * entry, a Map insertion, and strings the garbage collector then copies while they live): about
+ * 4,000 instructions per request with 10,000 users taking turns, where no cookie comes back
+ * before it has been dropped. A lookup that misses still costs hashing the signature and two Map
+ * probes, about 600 instructions.
  */
 const SAMPLING = 16;
 
@@ -40,12 +42,14 @@ interface VerifiedCookie {
  * miss then costs two lookups and one insertion, where evicting the oldest
  * entry one by one cost an iterator, a delete and the Map's tombstones.
  *
- * Admission adapts to what the memory is worth: a generation in which fewer
- * than one lookup in {@link SAMPLING} hit (many users, each coming back only
- * after thousands of others) makes the next one admit only every
- * {@link SAMPLING}th verified cookie. A cookie sent often (a busy user, a
- * poller) is still admitted within a few of its requests and then hits;
- * once hits are common again, every cookie is admitted again.
+ * It adapts to what it is worth: a generation in which fewer than one lookup
+ * in {@link SAMPLING} hit (many users, each coming back only after thousands
+ * of others) makes the next one admit only every {@link SAMPLING}th verified
+ * cookie, and look on only every {@link SAMPLING}th request; the hit rate of
+ * those lookups still tells when cookies come back. A cookie sent often (a
+ * busy user, a poller) is still admitted within a few of its requests, and
+ * then hits whenever a request looks; once hits are common again, every
+ * cookie is admitted and every request looks again.
  */
 export class VerifiedCookies {
   #young = new Map<string, VerifiedCookie>();
@@ -56,8 +60,16 @@ export class VerifiedCookies {
   #sampling = false;
   /** Verified cookies passed over since the last one admitted while sampling. */
   #passedOver = 0;
+  /** Requests that did not look since the last one that did, while sampling. */
+  #notLooked = 0;
 
+  /**
+   * The cookie as it verified before, or undefined (the caller verifies it). While sampling,
+   * only every {@link SAMPLING}th call looks; the others answer undefined at once.
+   */
   lookup(signature: string, value: string): VerifiedCookie | undefined {
+    if (this.#sampling && ++this.#notLooked < SAMPLING) return undefined;
+    this.#notLooked = 0;
     this.#lookups++;
     let entry = this.#young.get(signature);
     if (entry === undefined) {

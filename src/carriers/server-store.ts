@@ -52,13 +52,13 @@ export class ServerStoreCarrier implements SessionCarrier {
   }
 
   load(sid: string): unknown {
-    return this.#invoke('load', sid);
+    return this.#call('load', 1, sid);
   }
 
   writeNew(ctx: Context, session: OutgoingSession): Written {
     // Without a cookie nobody can ever find this entry again: do not store an orphan.
     if (!this.#cookie.canSet(ctx)) return this.#cookie.cannotSet();
-    const saving = this.#invoke('save', session.sid, session.json, ttlFrom(session));
+    const saving = this.#call('save', 3, session.sid, session.json, ttlFrom(session));
     return after(saving, () => this.#setCookie(ctx, session));
   }
 
@@ -67,17 +67,17 @@ export class ServerStoreCarrier implements SessionCarrier {
     const ttl = ttlFrom(session);
     const writing =
       change.patch === undefined
-        ? this.#invoke('save', sid, json, ttl)
+        ? this.#call('save', 3, sid, json, ttl)
         : // With the loaded text and the whole new text, a store can write the session in one piece when
           // nobody changed it meanwhile (see SessionPatch.result), which is cheaper than applying the keys.
-          this.#invoke('patch', sid, { set: change.patch.set, unset: change.patch.unset, base: change.base, result: json }, ttl);
+          this.#call('patch', 3, sid, { set: change.patch.set, unset: change.patch.unset, base: change.base, result: json }, ttl);
     // Without maxAge or rolling the cookie does not change: the original sets it for new sessions only.
     return after(writing, change.resendCookie ? () => this.#setCookie(ctx, session) : undefined);
   }
 
   touch(ctx: Context, session: OutgoingSession): Written {
     const ttl = ttlFrom(session);
-    const touching = this.#store.touch !== undefined ? this.#invoke('touch', session.sid, ttl) : this.#invoke('save', session.sid, session.json, ttl);
+    const touching = this.#store.touch !== undefined ? this.#call('touch', 2, session.sid, ttl) : this.#call('save', 3, session.sid, session.json, ttl);
     return after(touching, () => this.#setCookie(ctx, session));
   }
 
@@ -88,7 +88,7 @@ export class ServerStoreCarrier implements SessionCarrier {
   }
 
   remove(sid: string, remover: SessionHolder): Promise<void> | undefined {
-    return after(this.#invoke('remove', sid), () => this.#held?.removed(sid, remover));
+    return after(this.#call('remove', 1, sid), () => this.#held?.removed(sid, remover));
   }
 
   expire(ctx: Context): void {
@@ -111,8 +111,9 @@ export class ServerStoreCarrier implements SessionCarrier {
     }
   }
 
-  #invoke(operation: StoreOperation, ...args: unknown[]): unknown {
-    return callStore(this.#store, operation, this.#timeout, args);
+  /** `arity`: how many arguments the store method takes (see callStore). */
+  #call(operation: StoreOperation, arity: 1 | 2 | 3, sid: string, second?: unknown, third?: unknown): unknown {
+    return callStore(this.#store, operation, this.#timeout, arity, sid, second, third);
   }
 }
 
