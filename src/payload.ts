@@ -16,6 +16,7 @@
 // and koa-session-store 2.0's raw JSON value `{"_sid":"…",…}`.
 
 const NOT_ID_CHARACTER = /[^A-Za-z0-9_-]/;
+const MAX_ID_LENGTH = 128;
 
 /**
  * What the middleware accepts as a session id (its own ids and the original's 15-character ones):
@@ -23,7 +24,7 @@ const NOT_ID_CHARACTER = /[^A-Za-z0-9_-]/;
  * of the anchored `/^[A-Za-z0-9_-]{1,128}$/`, and this runs on every request that reads a session.
  */
 export function isSessionId(value: string): boolean {
-  return value.length > 0 && value.length <= 128 && !NOT_ID_CHARACTER.test(value);
+  return value.length > 0 && value.length <= MAX_ID_LENGTH && !NOT_ID_CHARACTER.test(value);
 }
 
 const PAYLOAD_3_0_PREFIX = /^\{"_sid":"([A-Za-z0-9_-]{1,128})","_ctime":(\d{1,15})(?:,"_exp":(\d{1,15}))?([,}])/;
@@ -69,40 +70,49 @@ export function encodeIdValue(sid: string, ctime: number, touched: number): stri
   return `${sid}.${ctime.toString(36)}.${touched.toString(36)}`;
 }
 
-/** Decodes a cookie-store value; undefined for anything this middleware (or 2.0) did not write. */
-export function decodeCookiePayload(value: string): CookieContents | undefined {
+/**
+ * Decodes a cookie-store value; undefined for anything this middleware (or 2.0) did not write.
+ * `authenticated`: see {@link decodePayloadText}.
+ */
+export function decodeCookiePayload(value: string, authenticated = false): CookieContents | undefined {
   const first = value.charCodeAt(0);
-  if (first === 91 /* [ */) return decodePlain(value);
+  if (first === 91 /* [ */) return decodePlain(value, authenticated);
   if (first === 123 /* { */) return decodeLegacy(value, true);
   // No check that the value is all base64url characters (it cost more than the decoding): a signed
   // value is authenticated before it gets here, an unsigned one may say anything anyway, and what the
   // lenient decoder makes of other characters must still pass the payload's shape below.
   const text = Buffer.from(value, 'base64url').toString('utf8');
-  return text.charCodeAt(0) === 91 /* [ */ ? decodePayloadText(text) : decodePayload30(text);
+  return text.charCodeAt(0) === 91 /* [ */ ? decodePayloadText(text, authenticated) : decodePayload30(text);
 }
 
-function decodePlain(value: string): CookieContents | undefined {
-  if (!value.includes('%')) return decodePayloadText(value);
+function decodePlain(value: string, authenticated: boolean): CookieContents | undefined {
+  if (!value.includes('%')) return decodePayloadText(value, authenticated);
   let text: string;
   try {
     text = decodeURIComponent(value);
   } catch {
     return undefined;
   }
-  return decodePayloadText(text);
+  return decodePayloadText(text, authenticated);
 }
 
 /**
  * Decodes the cookie-store text `["id",created,expires,{data}]`; undefined for anything else.
  * Taken apart with indexOf and digit loops rather than a regular expression with captures,
  * which cost about twice as much on every request that reads a cookie session.
+ *
+ * `authenticated`: the text was signed or sealed with the app's keys under this cookie's
+ * name, so only this middleware wrote it, and the id is one it issued (its own, or a
+ * `genid()` result checked when it was issued). The id's length is still checked, its
+ * characters not: that search is about a third of what reading a session id costs, and it
+ * guards what a client could have written, an unsigned cookie.
  */
-export function decodePayloadText(text: string): CookieContents | undefined {
+export function decodePayloadText(text: string, authenticated = false): CookieContents | undefined {
   if (text.charCodeAt(0) !== 91 /* [ */ || text.charCodeAt(1) !== 34 /* " */ || !text.endsWith('}]')) return undefined;
   const idEnd = text.indexOf('"', 2);
   if (idEnd < 0 || text.charCodeAt(idEnd + 1) !== 44 /* , */) return undefined;
   const sid = text.slice(2, idEnd);
-  if (!isSessionId(sid)) return undefined;
+  if (authenticated ? sid.length === 0 || sid.length > MAX_ID_LENGTH : !isSessionId(sid)) return undefined;
   const ctimeEnd = text.indexOf(',', idEnd + 2);
   const ctime = decimal(text, idEnd + 2, ctimeEnd);
   if (ctime < 0) return undefined;
@@ -143,15 +153,17 @@ function decodePayload30(text: string): CookieContents | undefined {
  * Decodes a server-store value; undefined for anything this middleware (or 2.0) did not write.
  * The times of `id.ctime.touched` are read by a loop rather than a regular expression with
  * captures and `parseInt` (which V8 runs in C++): this runs on every request that reads a session.
+ * `authenticated`: see {@link decodePayloadText}; it applies to `id.ctime.touched` only, the
+ * form only this middleware writes (a bare id, or 2.0's JSON, is always checked in full).
  */
-export function decodeIdValue(value: string): CookieContents | undefined {
+export function decodeIdValue(value: string, authenticated = false): CookieContents | undefined {
   if (value.charCodeAt(0) === 123 /* { */) return decodeLegacy(value, false);
   const firstDot = value.indexOf('.');
   if (firstDot > 0) {
     const secondDot = value.indexOf('.', firstDot + 1);
     const sid = value.slice(0, firstDot);
     // An id has no dot, and base36 refuses one: exactly two dots pass.
-    if (secondDot > 0 && isSessionId(sid)) {
+    if (secondDot > 0 && (authenticated ? firstDot <= MAX_ID_LENGTH : isSessionId(sid))) {
       const ctime = base36(value, firstDot + 1, secondDot);
       const touched = base36(value, secondDot + 1, value.length);
       if (ctime >= 0 && touched >= 0) return { sid, ctime, exp: undefined, touched, json: undefined };

@@ -3,18 +3,22 @@
 // (no capture regex, no parseInt) because they are read on every request.
 // This checks each against the rule it replaces, written here as that regular
 // expression, on edge cases and on many random values (2.0's JSON values,
-// which start with '{', are another path and tested elsewhere).
+// which start with '{', are another path and tested elsewhere). A value the
+// app's keys authenticated skips the id's character check, and only that: its
+// rule is the same with any character but the delimiter allowed in the id.
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { decodeIdValue, decodePayloadText, isSessionId } from '../src/payload.js';
 
 const RULE = /^([A-Za-z0-9_-]{1,128})\.([0-9a-z]{1,11})\.([0-9a-z]{1,11})$/;
+// (A value starting with '{' is 2.0's JSON, read on another path.)
+const AUTHENTICATED_RULE = /^([^.{][^.]{0,127})\.([0-9a-z]{1,11})\.([0-9a-z]{1,11})$/;
 const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 /** What the rule makes of `value` (times of up to 10 digits are exact in a double, as parseInt gives them). */
-function byRule(value: string) {
-  const match = RULE.exec(value);
+function byRule(value: string, authenticated = false) {
+  const match = (authenticated ? AUTHENTICATED_RULE : RULE).exec(value);
   if (match !== null) {
     return { sid: match[1], ctime: parseInt(match[2] as string, 36), exp: undefined, touched: parseInt(match[3] as string, 36), json: undefined };
   }
@@ -61,22 +65,34 @@ describe('the server-store cookie value', () => {
       'a b.1.1', 'a@.1.1', 'a[.1.1', 'a`.1.1', 'a{.1.1', 'a/.1.1', 'a:.1.1', 'a.1:.1', 'a.1.1\n', '\u0130.1.1', '\u212a.1.1', 'a.\u0130.1',
       'a.-1.1', 'a.1.+1', 'a.1 .1', 'a. 1.1',
     ];
-    for (const value of cases) assert.deepEqual(decodeIdValue(value), byRule(value), JSON.stringify(value));
+    for (const value of cases) {
+      assert.deepEqual(decodeIdValue(value), byRule(value), JSON.stringify(value));
+      assert.deepEqual(decodeIdValue(value, true), byRule(value, true), `authenticated ${JSON.stringify(value)}`);
+    }
   });
 
   it('agrees with the rule on 20,000 random values', () => {
     for (let i = 0; i < 20_000; i++) {
       const value = i % 2 === 0 ? randomText(24) : `${randomText(12)}.${randomText(4)}.${randomText(4)}`;
       assert.deepEqual(decodeIdValue(value), byRule(value), JSON.stringify(value));
+      assert.deepEqual(decodeIdValue(value, true), byRule(value, true), `authenticated ${JSON.stringify(value)}`);
+    }
+  });
+
+  it('checks every character of an id the keys did not authenticate', () => {
+    for (const id of ['a b', 'a@b', 'a\nb', '\u00e9', 'a/b']) {
+      assert.equal(decodeIdValue(`${id}.1.1`), undefined, JSON.stringify(id));
+      assert.equal(decodeIdValue(`${id}.1.1`, true)?.sid, id, JSON.stringify(id));
     }
   });
 });
 
 const PAYLOAD_RULE = /^\["([A-Za-z0-9_-]{1,128})",(\d{1,15}),(\d{1,15}),\{/;
+const AUTHENTICATED_PAYLOAD_RULE = /^\["([^"]{1,128})",(\d{1,15}),(\d{1,15}),\{/;
 
 /** What the rule makes of cookie-store text. */
-function payloadByRule(text: string) {
-  const match = PAYLOAD_RULE.exec(text);
+function payloadByRule(text: string, authenticated = false) {
+  const match = (authenticated ? AUTHENTICATED_PAYLOAD_RULE : PAYLOAD_RULE).exec(text);
   if (match === null || !text.endsWith('}]')) return undefined;
   const exp = Number(match[3]);
   return { sid: match[1], ctime: Number(match[2]), exp: exp === 0 ? undefined : exp, touched: undefined, json: text.slice(match[0].length - 1, -1) };
@@ -100,7 +116,10 @@ describe('the cookie-store text', () => {
       `["${'a'.repeat(128)}",1,2,{}]`, `["${'a'.repeat(129)}",1,2,{}]`, '["a",123456789012345,2,{}]', '["a",1234567890123456,2,{}]',
       '["a.b",1,2,{}]', '["a\u00e9",1,2,{}]', '[\\"a",1,2,{}]', '["a",1,2,{"x":"}]"}]', '["a",0,0,{}]',
     ];
-    for (const text of cases) assert.deepEqual(decodePayloadText(text), payloadByRule(text), JSON.stringify(text));
+    for (const text of cases) {
+      assert.deepEqual(decodePayloadText(text), payloadByRule(text), JSON.stringify(text));
+      assert.deepEqual(decodePayloadText(text, true), payloadByRule(text, true), `authenticated ${JSON.stringify(text)}`);
+    }
   });
 
   it('agrees with the rule on 20,000 random texts', () => {
@@ -110,6 +129,7 @@ describe('the cookie-store text', () => {
           ? randomPayloadPart(30)
           : `["${randomPayloadPart(6)}",${randomPayloadPart(4)},${randomPayloadPart(4)},{${randomPayloadPart(6)}}]`;
       assert.deepEqual(decodePayloadText(text), payloadByRule(text), JSON.stringify(text));
+      assert.deepEqual(decodePayloadText(text, true), payloadByRule(text, true), `authenticated ${JSON.stringify(text)}`);
     }
   });
 });

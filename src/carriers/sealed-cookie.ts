@@ -66,7 +66,8 @@ export class SealedCookieCarrier implements SessionCarrier {
       debug('session cookie does not open with any listed key; starting a fresh session');
       return undefined;
     }
-    const contents = decodePayloadText(opened.text);
+    // Sealed with a listed key under this cookie's name: only this middleware wrote it.
+    const contents = decodePayloadText(opened.text, true);
     if (contents === undefined) return undefined;
     return carried(contents, value, opened.keyIndex > 0);
   }

@@ -19,11 +19,12 @@ export class SignedValues {
   readonly #valuePrefix: string;
   readonly #sigPrefix: string;
   readonly #signed: boolean;
-  readonly #decode: (value: string) => CookieContents | undefined;
+  readonly #decode: (value: string, authenticated: boolean) => CookieContents | undefined;
   readonly #verified = new VerifiedCookies();
 
   /** `signed` false trusts any value the client sends (`cookie.signed: false`). */
-  constructor(options: ResolvedOptions, decode: (value: string) => CookieContents | undefined, signed = options.cookie.signed) {
+  /** `decode` is told whether the value was authenticated (its signature verified), so it need not check what only the middleware could have written. */
+  constructor(options: ResolvedOptions, decode: (value: string, authenticated: boolean) => CookieContents | undefined, signed = options.cookie.signed) {
     this.#name = options.name;
     this.#valuePrefix = `${options.name}=`;
     this.#sigPrefix = `${options.sigName}=`;
@@ -88,7 +89,8 @@ export class SignedValues {
   }
 
   #decoded(value: string, reissue: boolean): Carried | undefined {
-    const contents = this.#decode(value);
+    // Signed: only called once the signature verified.
+    const contents = this.#decode(value, this.#signed);
     if (contents === undefined) {
       debug('session cookie is not one this middleware issues; starting a fresh session');
       return undefined;
