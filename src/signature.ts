@@ -1,4 +1,4 @@
-import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { hmacKey, hmacSha1, hmacSha1Matches, SIGNATURE_LENGTH, type HmacKey } from './hmac-sha1.js';
 
 /** What Koa accepts as `app.keys`: an array of secrets, or a Keygrip-like object. */
 export type AppKeys = ReadonlyArray<string | Buffer> | KeygripLike;
@@ -16,42 +16,36 @@ interface KeygripLike {
  */
 export function sign(data: string, keys: AppKeys): string {
   if (isKeygrip(keys)) return keys.sign(data);
-  return hmac(keys[0] as string | Buffer, data);
+  return hmacSha1(padsOf(keys[0] as string | Buffer), data);
 }
 
-// Importing a secret as a KeyObject once saves a key setup on every HMAC. Keys
-// are looked up by value, so mutating or replacing app.keys just works.
-const keyObjects = new Map<string, KeyObject>();
+// A string secret's pads are hashed once (see hmac-sha1.ts). Keys are looked up by value, so
+// mutating or replacing app.keys just works; a Buffer's are hashed on every use, since it may
+// be changed in place.
+const stringKeys = new Map<string, HmacKey>();
 
-function hmac(key: string | Buffer, data: string): string {
-  let secret: string | Buffer | KeyObject = key;
-  if (typeof key === 'string') {
-    secret = keyObjects.get(key) ?? createKeyObject(key);
+function padsOf(key: string | Buffer): HmacKey {
+  if (typeof key !== 'string') return hmacKey(key);
+  let pads = stringKeys.get(key);
+  if (pads === undefined) {
+    // Apps have a handful of keys; the bound only guards against keys made per request.
+    if (stringKeys.size >= 64) stringKeys.clear();
+    stringKeys.set(key, (pads = hmacKey(key)));
   }
-  return createHmac('sha1', secret).update(data).digest('base64url');
-}
-
-function createKeyObject(key: string): KeyObject {
-  const secret = createSecretKey(Buffer.from(key, 'utf8'));
-  // Apps have a handful of keys; the bound only guards against keys made per request.
-  if (keyObjects.size >= 64) keyObjects.clear();
-  keyObjects.set(key, secret);
-  return secret;
+  return pads;
 }
 
 /**
  * Index in `keys` of the key that made `signature` for `data`, or -1.
  * One HMAC per key tried (the `cookies` package spends three per check), and
- * a constant-time comparison of equal-length buffers.
+ * a comparison of every character whatever differs.
  */
 export function verify(data: string, signature: string, keys: AppKeys): number {
   if (isKeygrip(keys)) return keys.index(data, signature);
   // A SHA-1 signature is always 27 characters; anything else cannot match.
-  if (signature.length !== 27) return -1;
-  const given = Buffer.from(signature, 'latin1');
+  if (signature.length !== SIGNATURE_LENGTH) return -1;
   for (let i = 0; i < keys.length; i++) {
-    const expected = Buffer.from(hmac(keys[i] as string | Buffer, data), 'latin1');
-    if (timingSafeEqual(given, expected)) return i;
+    if (hmacSha1Matches(padsOf(keys[i] as string | Buffer), data, signature)) return i;
   }
   return -1;
 }
