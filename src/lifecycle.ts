@@ -206,6 +206,8 @@ export class SessionRequest implements SessionHolder {
     this.carried = carried;
     this.reissue = carried.reissue;
     const { maxLifetime } = this.config;
+    // A store's id cookie has no expiry of its own: without maxLifetime no clock is read (a call into the runtime).
+    if (maxLifetime === undefined && carried.exp === undefined) return carried;
     const now = Date.now();
     if (maxLifetime !== undefined) {
       // A 2.0 cookie says nothing of its age, so it cannot be shown to be inside the cap.

@@ -23,15 +23,21 @@ export function sign(data: string, keys: AppKeys): string {
 // mutating or replacing app.keys just works; a Buffer's are hashed on every use, since it may
 // be changed in place.
 const stringKeys = new Map<string, HmacKey>();
+// The key of the last call, which is nearly always the key of the next: no Map lookup then.
+let lastKey: string | undefined;
+let lastPads: HmacKey | undefined;
 
 function padsOf(key: string | Buffer): HmacKey {
   if (typeof key !== 'string') return hmacKey(key);
+  if (key === lastKey) return lastPads as HmacKey;
   let pads = stringKeys.get(key);
   if (pads === undefined) {
     // Apps have a handful of keys; the bound only guards against keys made per request.
     if (stringKeys.size >= 64) stringKeys.clear();
     stringKeys.set(key, (pads = hmacKey(key)));
   }
+  lastKey = key;
+  lastPads = pads;
   return pads;
 }
 

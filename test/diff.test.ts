@@ -1,7 +1,7 @@
 // The change a store's patch receives: exactly the top-level keys that differ.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { diffSessions, unchangedPrimitives } from '../src/diff.js';
+import { diffSessions, jsonOf, unchangedPrimitives } from '../src/diff.js';
 
 function diff(loaded: string, change: (data: Record<string, unknown>) => void) {
   const data = JSON.parse(loaded) as Record<string, unknown>;
@@ -71,6 +71,18 @@ describe('diffSessions', () => {
     const patch = diffSessions({}, '{}', JSON.parse('{"__proto__":{"x":1}}') as Record<string, unknown>);
     assert.equal(Object.getPrototypeOf(patch?.set), null);
     assert.equal(patch?.set['__proto__'], '{"x":1}');
+  });
+});
+
+describe('jsonOf: JSON.stringify without its cost for numbers and booleans', () => {
+  it('spells every number and boolean as JSON.stringify does', () => {
+    const values: unknown[] = [0, -0, 1, -1, 0.1, 1 / 3, 1e21, 1e-7, -1e-7, 123456789012345680000, Number.MAX_VALUE, Number.MIN_VALUE, NaN, Infinity, -Infinity, true, false];
+    for (let i = 0; i < 10_000; i++) values.push((Math.random() - 0.5) * 10 ** Math.floor(Math.random() * 40 - 20), Math.floor(Math.random() * 2 ** 53));
+    for (const value of values) assert.equal(jsonOf(value), JSON.stringify(value), String(value));
+  });
+
+  it('leaves everything else to JSON.stringify', () => {
+    for (const value of ['a"b', null, undefined, { a: [1] }, [1, 'x'], () => 1]) assert.equal(jsonOf(value), JSON.stringify(value));
   });
 });
 

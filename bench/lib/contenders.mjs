@@ -176,7 +176,7 @@ export const CONTENDERS = [
     quick: true,
     login: true,
     available: async () => null,
-    create: async (env) => ({ middleware: null, mintCookie: signedFloor(env.app, 'none').mintCookie }),
+    create: async (env) => ({ middleware: null, mintCookie: (await signedFloor(env.app, 'none')).mintCookie }),
   },
 
   // Not session libraries: bare Koa plus only the unavoidable work of each format (floors.mjs).

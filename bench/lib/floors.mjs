@@ -19,8 +19,11 @@
 //          JSON.stringify and Map.set (no Set-Cookie: the id cookie does not change)
 //   none   bare Koa (nothing is due; no floor server runs)
 // A cookie that fails any check answers 409, counted as failed.
-import { createHmac, createSecretKey, hkdfSync, randomUUID, timingSafeEqual } from 'node:crypto';
+// Every HMAC-SHA1 is computed as the middleware computes it (src/hmac-sha1.ts, from
+// the build under test), so the floors' signatures cost what the middleware's do.
+import { hkdfSync, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { loadEntry } from './package.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -44,12 +47,16 @@ function rejected(ctx) {
   ctx.status = 409;
 }
 
-/** HMAC-SHA1 of `koa:sess=value` with the first app key, as the `cookies` package signs. */
-function signer(app) {
-  const key = createSecretKey(Buffer.from(app.keys[0]));
-  const sign = (value) => createHmac('sha1', key).update(`${NAME}=${value}`).digest('base64url');
-  const verified = (value, signature) =>
-    signature !== undefined && signature.length === 27 && timingSafeEqual(Buffer.from(signature, 'latin1'), Buffer.from(sign(value), 'latin1'));
+/**
+ * HMAC-SHA1 of `koa:sess=value` with the first app key, as the `cookies` package signs,
+ * computed the way this package computes it (src/hmac-sha1.ts, from the build under test),
+ * so a floor's HMAC costs what the middleware's does: the cheapest way known here.
+ */
+async function signer(app) {
+  const { hmacKey, hmacSha1, hmacSha1Matches } = await loadEntry('hmac-sha1');
+  const key = hmacKey(app.keys[0]);
+  const sign = (value) => hmacSha1(key, `${NAME}=${value}`);
+  const verified = (value, signature) => signature !== undefined && hmacSha1Matches(key, `${NAME}=${value}`, signature);
   return { sign, verified };
 }
 
@@ -59,9 +66,9 @@ let users = 0;
 
 // ---- signed cookie ----------------------------------------------------------------
 
-/** The signed cookie store's floor. Returns { middleware, mintCookie }. */
-export function signedFloor(app, handler) {
-  const { sign, verified } = signer(app);
+/** The signed cookie store's floor. Resolves to { middleware, mintCookie }. */
+export async function signedFloor(app, handler) {
+  const { sign, verified } = await signer(app);
   const payload = (sid, ctime, now, data) => Buffer.from(`["${sid}",${ctime},${now + DAY},${JSON.stringify(data)}]`).toString('base64url');
   const setCookies = (ctx, value) => ctx.res.setHeader('Set-Cookie', [`${NAME}=${value}${ATTRIBUTES}`, `${SIG}=${sign(value)}${ATTRIBUTES}`]);
   function load(ctx) {
@@ -187,9 +194,9 @@ export function sealedFloor(app, handler) {
 
 // ---- server store -----------------------------------------------------------------
 
-/** A server store's floor: a signed id cookie and the data's JSON in a Map. Returns { middleware, mintCookie }. */
-export function storeFloor(app, handler) {
-  const { sign, verified } = signer(app);
+/** A server store's floor: a signed id cookie and the data's JSON in a Map. Resolves to { middleware, mintCookie }. */
+export async function storeFloor(app, handler) {
+  const { sign, verified } = await signer(app);
   const entries = new Map();
   const setCookies = (ctx, value) => ctx.res.setHeader('Set-Cookie', [`${NAME}=${value}${ATTRIBUTES}`, `${SIG}=${sign(value)}${ATTRIBUTES}`]);
   function create(data) {
@@ -237,10 +244,10 @@ export function storeFloor(app, handler) {
  * RedisStore's floor: the store floor's signed id cookie with the data's JSON
  * in Redis instead of a Map: one GET (read), one SET with PX (new, write), on
  * an ioredis client with auto-pipelining, as directly as ioredis allows.
- * Returns { middleware, mintCookie, close }.
+ * Resolves to { middleware, mintCookie, close }.
  */
-export function redisFloor(app, handler, client, prefix) {
-  const { sign, verified } = signer(app);
+export async function redisFloor(app, handler, client, prefix) {
+  const { sign, verified } = await signer(app);
   const setCookies = (ctx, value) => ctx.res.setHeader('Set-Cookie', [`${NAME}=${value}${ATTRIBUTES}`, `${SIG}=${sign(value)}${ATTRIBUTES}`]);
   async function create(data) {
     const sid = randomUUID();

@@ -91,7 +91,7 @@ export class MemoryStore implements SessionStore {
   }
 
   load(sid: string): string | undefined {
-    const entry = this.#live(sid);
+    const entry = this.#live(sid, Date.now());
     if (!entry) return undefined;
     this.#use(entry);
     return entry.json;
@@ -99,8 +99,9 @@ export class MemoryStore implements SessionStore {
 
   save(sid: string, json: string, ttlMs?: number): void {
     const entry = this.#entries.get(sid);
-    if (entry) this.#rewrite(entry, json, ttlMs);
-    else this.#add(sid, json, expiryOf(ttlMs));
+    const now = Date.now();
+    if (entry) this.#rewrite(entry, json, ttlMs, now);
+    else this.#add(sid, json, expiryOf(ttlMs, now));
   }
 
   remove(sid: string): void {
@@ -109,21 +110,24 @@ export class MemoryStore implements SessionStore {
   }
 
   touch(sid: string, ttlMs?: number): void {
-    const entry = this.#live(sid);
-    if (entry) this.#rewrite(entry, entry.json, ttlMs);
+    const now = Date.now();
+    const entry = this.#live(sid, now);
+    if (entry) this.#rewrite(entry, entry.json, ttlMs, now);
   }
 
   patch(sid: string, patch: SessionPatch, ttlMs?: number): void {
-    const entry = this.#live(sid);
+    // One clock reading for the expiry check and the new expiry: Date.now() is a call into the runtime.
+    const now = Date.now();
+    const entry = this.#live(sid, now);
     // A session destroyed, regenerated or expired meanwhile stays gone.
     if (!entry) return;
     // Unchanged since the middleware loaded it: the whole new text is the patched text, no parse needed.
     const json = typeof patch.result === 'string' && patch.base === entry.json ? patch.result : applyPatch(entry.json, patch);
-    this.#rewrite(entry, json, ttlMs);
+    this.#rewrite(entry, json, ttlMs, now);
   }
 
   indexSession(userId: string, indexed: IndexedSession): void {
-    const entry = this.#live(indexed.sid);
+    const entry = this.#live(indexed.sid, Date.now());
     // A session removed meanwhile (a revocation racing the request that wrote it) stays out of the index.
     if (!entry) return;
     if (entry.user !== undefined && entry.user !== userId) this.unindexSession(entry.user, entry.sid);
@@ -157,11 +161,11 @@ export class MemoryStore implements SessionStore {
     this.#newest = undefined;
   }
 
-  /** The entry if it exists and has not expired; an expired one is deleted on the way. */
-  #live(sid: string): Entry | undefined {
+  /** The entry if it exists and has not expired at `now`; an expired one is deleted on the way. */
+  #live(sid: string, now: number): Entry | undefined {
     const entry = this.#entries.get(sid);
     if (!entry) return undefined;
-    if (isExpired(entry, Date.now())) {
+    if (isExpired(entry, now)) {
       this.#drop(entry);
       return undefined;
     }
@@ -169,9 +173,9 @@ export class MemoryStore implements SessionStore {
   }
 
   /** A new value for an entry that exists: no Map operation, only a move to the recent end. */
-  #rewrite(entry: Entry, json: string, ttlMs: number | undefined): void {
+  #rewrite(entry: Entry, json: string, ttlMs: number | undefined, now: number): void {
     entry.json = json;
-    entry.expiresAt = expiryOf(ttlMs);
+    entry.expiresAt = expiryOf(ttlMs, now);
     this.#use(entry);
   }
 
@@ -228,8 +232,8 @@ function isExpired(entry: Entry, now: number): boolean {
   return entry.expiresAt !== undefined && entry.expiresAt <= now;
 }
 
-function expiryOf(ttlMs: number | undefined): number | undefined {
-  return ttlMs === undefined ? undefined : Date.now() + ttlMs;
+function expiryOf(ttlMs: number | undefined, now: number): number | undefined {
+  return ttlMs === undefined ? undefined : now + ttlMs;
 }
 
 /**
