@@ -21,10 +21,16 @@ export function diffSessions(snapshot: SessionRecord, loadedJson: string, now: S
   const set: Record<string, string> = Object.create(null) as Record<string, string>;
   const unset: string[] = [];
   let changes = 0;
+  /** Keys of `now` that the snapshot has too: when they are all of its keys, none was deleted. */
+  let kept = 0;
   let pristine: SessionRecord | undefined;
-  for (const key of Object.keys(now)) {
+  // for...in rather than Object.keys: no array, and V8 reads `now[key]` (and `snapshot[key]`, which
+  // usually has the same shape) from the shape's own list instead of a lookup by name.
+  for (const key in now) {
+    if (!hasOwn(now, key)) continue;
     const value = now[key];
     const existed = hasOwn(snapshot, key);
+    if (existed) kept++;
     const before = existed ? snapshot[key] : undefined;
     if (existed && before === value && !isObject(value)) continue;
     const json = jsonOf(value);
@@ -43,10 +49,14 @@ export function diffSessions(snapshot: SessionRecord, loadedJson: string, now: S
     set[key] = json;
     changes++;
   }
-  for (const key of Object.keys(snapshot)) {
-    if (!hasOwn(now, key)) {
-      unset.push(key);
-      changes++;
+  let snapshotKeys = 0;
+  for (const key in snapshot) if (hasOwn(snapshot, key)) snapshotKeys++;
+  if (kept < snapshotKeys) {
+    for (const key in snapshot) {
+      if (hasOwn(snapshot, key) && !hasOwn(now, key)) {
+        unset.push(key);
+        changes++;
+      }
     }
   }
   return changes === 0 ? undefined : { set, unset };

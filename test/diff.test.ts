@@ -67,6 +67,44 @@ describe('diffSessions', () => {
     );
   });
 
+  it('gives a patch that turns the loaded session into the new one, for 5,000 random sessions and changes', () => {
+    const keys = ['a', 'b', 'c', 'd', '1', '20', 'user_id'];
+    const randomValue = (depth = 0): unknown => {
+      const kind = Math.floor(Math.random() * (depth > 1 ? 5 : 7));
+      if (kind === 0) return Math.floor(Math.random() * 4);
+      if (kind === 1) return Math.random() < 0.5;
+      if (kind === 2) return null;
+      if (kind === 3) return ['x', 'y'][Math.floor(Math.random() * 2)];
+      if (kind === 4) return Math.random() * 1e6;
+      if (kind === 5) return [randomValue(depth + 1), randomValue(depth + 1)];
+      return { k: randomValue(depth + 1) };
+    };
+    for (let i = 0; i < 5000; i++) {
+      const loaded: Record<string, unknown> = {};
+      for (const key of keys) if (Math.random() < 0.5) loaded[key] = randomValue();
+      const loadedJson = JSON.stringify(loaded);
+      const data = JSON.parse(loadedJson) as Record<string, unknown>;
+      const snapshot = { ...data };
+      for (const key of keys) {
+        const roll = Math.random();
+        if (roll < 0.15) data[key] = randomValue();
+        else if (roll < 0.25) delete data[key];
+        else if (roll < 0.3) data[key] = undefined;
+        else if (roll < 0.4 && typeof data[key] === 'object' && data[key] !== null) (data[key] as Record<string, unknown>).k = randomValue();
+      }
+      const patch = diffSessions(snapshot, loadedJson, data);
+      const patched = JSON.parse(loadedJson) as Record<string, unknown>;
+      for (const [key, json] of Object.entries(patch?.set ?? {})) patched[key] = JSON.parse(json);
+      for (const key of patch?.unset ?? []) delete patched[key];
+      const expected = JSON.parse(JSON.stringify(data)) as unknown;
+      assert.deepEqual(patched, expected, `${loadedJson} -> ${JSON.stringify(data)}`);
+      if (patch === undefined) assert.equal(JSON.stringify(JSON.parse(loadedJson)), loadedJson);
+      // Only real changes: a key set holds new JSON, a key unset was there.
+      for (const [key, json] of Object.entries(patch?.set ?? {})) assert.notEqual(JSON.stringify(loaded[key]), json, key);
+      for (const key of patch?.unset ?? []) assert.ok(key in loaded && !(key in (patch?.set ?? {})), key);
+    }
+  });
+
   it('keeps a key named __proto__ an ordinary entry of the patch', () => {
     const patch = diffSessions({}, '{}', JSON.parse('{"__proto__":{"x":1}}') as Record<string, unknown>);
     assert.equal(Object.getPrototypeOf(patch?.set), null);
