@@ -1,7 +1,7 @@
 // HMAC-SHA1 (RFC 2104 over FIPS 180-4's SHA-1) for the session cookie's
 // signature, in JavaScript. Node's createHmac builds a native object, looks the
 // algorithm up, and copies the key and data in and the digest out on every
-// call: about 5 µs for a 60-character cookie here, against about 2 µs for this
+// call: about 5.2 µs for a 60-character cookie here, against about 2.4 µs for this
 // code with the key's two padded blocks hashed once per key. The cookie must
 // still verify what the `cookies` package signed, so the output is exactly
 // createHmac('sha1', key).update(data).digest('base64url'); the tests check it
@@ -16,8 +16,6 @@ const DIGEST = 20;
 /** A base64url SHA-1 digest: 160 bits in 27 characters, no padding. */
 export const SIGNATURE_LENGTH = 27;
 const IV = [0x67452301, 0xefcdab89 | 0, 0x98badcfe | 0, 0x10325476, 0xc3d2e1f0 | 0];
-const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-const BASE64URL_CODES = Uint8Array.from(BASE64URL, (character) => character.charCodeAt(0));
 
 /** The SHA-1 states after the key's inner (ipad) and outer (opad) blocks: all a signature needs of the key. */
 export interface HmacKey {
@@ -164,15 +162,29 @@ function signInto(key: HmacKey, data: string): void {
   let out = 0;
   for (let i = 0; i < 18; i += 3) {
     const group = ((outerBlock[i] as number) << 16) | ((outerBlock[i + 1] as number) << 8) | (outerBlock[i + 2] as number);
-    encoded[out++] = BASE64URL_CODES[group >>> 18] as number;
-    encoded[out++] = BASE64URL_CODES[(group >>> 12) & 63] as number;
-    encoded[out++] = BASE64URL_CODES[(group >>> 6) & 63] as number;
-    encoded[out++] = BASE64URL_CODES[group & 63] as number;
+    encoded[out++] = base64urlCode(group >>> 18);
+    encoded[out++] = base64urlCode((group >>> 12) & 63);
+    encoded[out++] = base64urlCode((group >>> 6) & 63);
+    encoded[out++] = base64urlCode(group & 63);
   }
   const last = ((outerBlock[18] as number) << 8) | (outerBlock[19] as number);
-  encoded[out++] = BASE64URL_CODES[last >>> 10] as number;
-  encoded[out++] = BASE64URL_CODES[(last >>> 4) & 63] as number;
-  encoded[out] = BASE64URL_CODES[(last << 2) & 63] as number;
+  encoded[out++] = base64urlCode(last >>> 10);
+  encoded[out++] = base64urlCode((last >>> 4) & 63);
+  encoded[out] = base64urlCode((last << 2) & 63);
+}
+
+/**
+ * The character code of base64url digit `value` (0-63), by arithmetic rather than a table
+ * lookup, so no memory access depends on the digest: 'A'-'Z', 'a'-'z', '0'-'9', '-', '_'.
+ * Each `(limit - value) >> 8` is all ones exactly when value is above limit.
+ */
+function base64urlCode(value: number): number {
+  let code = value + 65;
+  code += ((25 - value) >> 8) & 6;
+  code -= ((51 - value) >> 8) & 75;
+  code -= ((61 - value) >> 8) & 13;
+  code += ((62 - value) >> 8) & 49;
+  return code;
 }
 
 /** createHmac('sha1', key).update(data).digest('base64url'), with the key's pads already hashed. */
