@@ -24,8 +24,8 @@ export function diffSessions(snapshot: SessionRecord, loadedJson: string, now: S
   /** Keys of `now` that the snapshot has too: when they are all of its keys, none was deleted. */
   let kept = 0;
   let pristine: SessionRecord | undefined;
-  // for...in rather than Object.keys: no array, and V8 reads `now[key]` (and `snapshot[key]`, which
-  // usually has the same shape) from the shape's own list instead of a lookup by name.
+  // for...in rather than Object.keys: no array to allocate, and V8 reads `now[key]` through its
+  // for-in cache of the object's shape instead of a lookup by name.
   for (const key in now) {
     if (!hasOwn(now, key)) continue;
     const value = now[key];

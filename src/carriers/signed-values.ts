@@ -22,8 +22,11 @@ export class SignedValues {
   readonly #decode: (value: string, authenticated: boolean) => CookieContents | undefined;
   readonly #verified = new VerifiedCookies();
 
-  /** `signed` false trusts any value the client sends (`cookie.signed: false`). */
-  /** `decode` is told whether the value was authenticated (its signature verified), so it need not check what only the middleware could have written. */
+  /**
+   * `signed` false trusts any value the client sends (`cookie.signed: false`). `decode` is told whether
+   * the value was authenticated (its signature verified), so it need not check what only the middleware
+   * could have written.
+   */
   constructor(options: ResolvedOptions, decode: (value: string, authenticated: boolean) => CookieContents | undefined, signed = options.cookie.signed) {
     this.#name = options.name;
     this.#valuePrefix = `${options.name}=`;
