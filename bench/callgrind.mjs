@@ -92,6 +92,9 @@ function runOne(contender, workloads) {
     `--callgrind-out-file=${path.join(dir, 'callgrind.out')}`,
     process.execPath,
     '--single-threaded',
+    // V8's memory reducer starts collections when allocation per millisecond of wall time is low,
+    // which under valgrind on a busy host it always is: segments then swing with the host's load.
+    '--no-memory-reducer',
     MICRO,
     '--no-build',
     '--callgrind',
