@@ -195,13 +195,14 @@ export function hmacSha1(key: HmacKey, data: string): string {
 
 /**
  * Whether `signature` is exactly {@link hmacSha1}(key, data). Every character
- * is compared whatever differs. `signature` comes from a request header, which
- * Node decodes as latin1, so each of its characters is one byte.
+ * is compared whatever differs. It is written as UTF-8, so a character beyond
+ * ASCII becomes a lead byte no base64url digit equals, and can never pass for
+ * the digit its low byte spells (as latin1 would let it).
  */
 export function hmacSha1Matches(key: HmacKey, data: string, signature: string): boolean {
   if (signature.length !== SIGNATURE_LENGTH) return false;
   signInto(key, data);
-  given.write(signature, 0, SIGNATURE_LENGTH, 'latin1');
+  given.write(signature, 0, SIGNATURE_LENGTH, 'utf8');
   let difference = 0;
   for (let i = 0; i < SIGNATURE_LENGTH; i++) difference |= (given[i] as number) ^ (encoded[i] as number);
   return difference === 0;

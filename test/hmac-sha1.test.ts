@@ -75,6 +75,11 @@ describe('HMAC-SHA1', () => {
         if (changed !== signature) assert.equal(hmacSha1Matches(pads, data, changed), false, changed);
       }
     }
+    // A character beyond Latin-1 whose low byte is the right digit (as a latin1 write would see it).
+    for (let i = 0; i < signature.length; i++) {
+      const lookalike = signature.slice(0, i) + String.fromCharCode(0x100 | signature.charCodeAt(i)) + signature.slice(i + 1);
+      assert.equal(hmacSha1Matches(pads, data, lookalike), false, `look-alike at ${i}`);
+    }
     assert.equal(hmacSha1Matches(pads, data, signature.slice(0, -1)), false);
     assert.equal(hmacSha1Matches(pads, data, `${signature}A`), false);
     assert.equal(hmacSha1Matches(pads, `${data}x`, signature), false);
