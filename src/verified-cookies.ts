@@ -54,10 +54,10 @@ interface VerifiedCookie {
  * of others) makes the next one admit only every {@link SAMPLING}th verified
  * cookie; one in which fewer than one in {@link LOOKING} hit makes it also look
  * on only every {@link SAMPLING}th request (the hit rate of those lookups still
- * tells when cookies come back). A cookie sent often (a
- * busy user, a poller) is still admitted within a few of its requests, and
- * then hits whenever a request looks; once hits are common again, every
- * cookie is admitted and every request looks again.
+ * tells when cookies come back). A cookie sent often (a busy user, a poller)
+ * is still admitted within a few of its requests, and then hits whenever a
+ * request looks; once hits are common again, every cookie is admitted and
+ * every request looks again.
  */
 export class VerifiedCookies {
   #young = new Map<string, VerifiedCookie>();
