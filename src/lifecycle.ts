@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import type { Carried, OutgoingSession, SessionCarrier, SessionHolder, Written } from './carriers/carrier.js';
+import type { Hold } from './carriers/held-sessions.js';
 import { readCookie } from './cookie.js';
 import { debug } from './debug.js';
 import { diffSessions, unchangedPrimitives } from './diff.js';
@@ -58,8 +59,8 @@ export class SessionRequest implements SessionHolder {
   /** A Set-Cookie for the session was sent in this response (a write before `ctx.session = null`). */
   private cookieSent = false;
   private staleSids: string[] | undefined;
-  /** The id this request holds against removal by others (see HeldSessions), released when it ends. */
-  private heldSid: string | undefined;
+  /** The session this request holds against removal by others (see HeldSessions), released when it ends. */
+  private held: Hold | undefined;
   /** Another request removed the held session: write nothing of it back. */
   private removedElsewhere = false;
   /** The id of the session as loaded from the store, and the user its data named then (user index only). */
@@ -92,7 +93,7 @@ export class SessionRequest implements SessionHolder {
     const carried = this.readSessionCookie();
     if (carried === undefined) return undefined;
     // Held from before the load, so a removal that overtakes the load is seen too.
-    if (carrier.hold(carried.sid, this)) this.heldSid = carried.sid;
+    this.held = carrier.hold(carried.sid, this);
     // A store answering with plain values (MemoryStore, a Map) costs no promise and no timer.
     const loading = carrier.load(carried.sid);
     if (loading instanceof Promise) return loading.then((loaded) => this.adoptLoaded(carried, loaded));
@@ -135,8 +136,8 @@ export class SessionRequest implements SessionHolder {
 
   /** Runs when the request is over, whatever happened: lets go of the held session. */
   end(): void {
-    if (this.heldSid !== undefined) this.carrier.release(this.heldSid, this);
-    this.heldSid = undefined;
+    if (this.held !== undefined) this.carrier.release(this.held);
+    this.held = undefined;
   }
 
   // ---- what the handler sees -------------------------------------------------
@@ -300,7 +301,7 @@ export class SessionRequest implements SessionHolder {
    */
   commit(): Promise<void> | undefined {
     const { config, carrier } = this;
-    if (this.removedElsewhere && this.sid !== undefined && this.sid === this.heldSid) this.dropRemovedSession();
+    if (this.removedElsewhere && this.sid !== undefined && this.sid === this.held?.sid) this.dropRemovedSession();
     if (this.staleSids !== undefined) return this.removeStaleThenCommit();
     if (this.data === null) {
       if (this.clearCookie && this.clientHasCookie()) carrier.expire(this.ctx);

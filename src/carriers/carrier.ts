@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import type { CookieContents, SessionRecord } from '../payload.js';
 import type { SessionPatch } from '../store.js';
+import type { Hold } from './held-sessions.js';
 
 /** What the request's session cookie said, authenticated and decoded. */
 export interface Carried extends CookieContents {
@@ -81,9 +82,10 @@ export interface SessionCarrier {
   remove(sid: string, remover: SessionHolder): Promise<void> | undefined;
   /** Tells the client to drop the session cookie. */
   expire(ctx: Context): void;
-  /** Server side, for stores that could write a removed session back: holds `sid` for `holder` until released. */
-  hold(sid: string, holder: SessionHolder): boolean;
-  release(sid: string, holder: SessionHolder): void;
+  /** Server side, for stores that could write a removed session back: holds `sid` for `holder` until released; undefined when no hold is needed. */
+  hold(sid: string, holder: SessionHolder): Hold | undefined;
+  /** Ends a hold {@link hold} gave. */
+  release(hold: Hold): void;
 }
 
 export type { SessionRecord };

@@ -101,8 +101,8 @@ export class SealedCookieCarrier implements SessionCarrier {
     this.#cookie.expire(ctx, this.#hasSignature(ctx) ? 'both' : 'value');
   }
 
-  hold(): boolean {
-    return false;
+  hold(): undefined {
+    return undefined;
   }
 
   release(): void {}

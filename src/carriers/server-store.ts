@@ -5,7 +5,7 @@ import type { SessionCookie } from '../session-cookie.js';
 import { loadsSynchronously, type SessionStore } from '../store.js';
 import { callStore, type StoreOperation } from '../store-call.js';
 import type { Carried, Change, OutgoingSession, SessionCarrier, SessionHolder, Written } from './carrier.js';
-import { HeldSessions } from './held-sessions.js';
+import { HeldSessions, type Hold } from './held-sessions.js';
 import { SignedValues } from './signed-values.js';
 
 /**
@@ -95,14 +95,12 @@ export class ServerStoreCarrier implements SessionCarrier {
     this.#cookie.expire(ctx, this.#values.signed ? 'both' : 'value');
   }
 
-  hold(sid: string, holder: SessionHolder): boolean {
-    if (this.#held === undefined) return false;
-    this.#held.hold(sid, holder);
-    return true;
+  hold(sid: string, holder: SessionHolder): Hold | undefined {
+    return this.#held?.hold(sid, holder);
   }
 
-  release(sid: string, holder: SessionHolder): void {
-    this.#held?.release(sid, holder);
+  release(hold: Hold): void {
+    this.#held?.release(hold);
   }
 
   #setCookie(ctx: Context, session: OutgoingSession): void {

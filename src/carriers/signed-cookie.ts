@@ -67,8 +67,8 @@ export class SignedCookieCarrier implements SessionCarrier {
     this.#cookie.expire(ctx, this.#values.signed ? 'both' : 'value');
   }
 
-  hold(): boolean {
-    return false;
+  hold(): undefined {
+    return undefined;
   }
 
   release(): void {}
