@@ -314,10 +314,10 @@ export class SessionRequest implements SessionHolder {
       // with an older key, and only while there is an older key.
       if (!this.cookieRead && (config.rolling || carrier.mayReissue(this.ctx))) this.readDeferred();
       if (!config.rolling && !this.reissue) return undefined;
-      return this.isNew ? undefined : this.commitUnchanged(Date.now());
+      return this.isNew ? undefined : this.commitUnchanged(undefined);
     }
     // Loaded, then only read: a top level of primitives, all as loaded, needs no serializing to tell.
-    if (!this.isNew && this.snapshot !== undefined && unchangedPrimitives(this.snapshot, this.data)) return this.commitUnchanged(Date.now());
+    if (!this.isNew && this.snapshot !== undefined && unchangedPrimitives(this.snapshot, this.data)) return this.commitUnchanged(undefined);
     const json = JSON.stringify(this.data);
     if (nestsDeeperThan(json, MAX_NESTING)) {
       throw new SessionUsageError(`session data nests objects or arrays more than ${MAX_NESTING} levels deep; such a session could not be read back`);
@@ -397,7 +397,10 @@ export class SessionRequest implements SessionHolder {
     return this.written(carrier.writeChanged(this.ctx, session, { patch, base: this.json as string, resendCookie }), session);
   }
 
-  private commitUnchanged(now: number): Promise<void> | undefined {
+  /** Touches or reissues an unchanged session when due; `now` undefined reads the clock only if one is (a read-only request needs none). */
+  private commitUnchanged(now: number | undefined): Promise<void> | undefined {
+    if (!this.config.rolling && !this.reissue) return undefined;
+    now ??= Date.now();
     if (this.config.rolling && this.touchDue(now)) return this.touch(now);
     if (this.reissue && this.carried !== undefined) {
       this.reissue = false;

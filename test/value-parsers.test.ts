@@ -12,8 +12,9 @@ import { describe, it } from 'node:test';
 import { decodeIdValue, decodePayloadText, isSessionId } from '../src/payload.js';
 
 const RULE = /^([A-Za-z0-9_-]{1,128})\.([0-9a-z]{1,11})\.([0-9a-z]{1,11})$/;
-// (A value starting with '{' is 2.0's JSON, read on another path.)
-const AUTHENTICATED_RULE = /^([^.{][^.]{0,127})\.([0-9a-z]{1,11})\.([0-9a-z]{1,11})$/;
+// Authenticated: the id is whatever precedes the last two dots (only the middleware's own values
+// authenticate, and none has a dot in its id). A value starting with '{' is 2.0's JSON, read on another path.
+const AUTHENTICATED_RULE = /^([^{][\s\S]{0,127})\.([0-9a-z]{1,11})\.([0-9a-z]{1,11})$/;
 const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 /** What the rule makes of `value` (times of up to 10 digits are exact in a double, as parseInt gives them). */
@@ -64,6 +65,8 @@ describe('the server-store cookie value', () => {
       `${id128}.1.1`, `${id128}a.1.1`, 'a.zzzzzzzzzz.1', 'a.0123456789a.1', 'a.0123456789ab.1', 'a.1.0123456789ab',
       'a b.1.1', 'a@.1.1', 'a[.1.1', 'a`.1.1', 'a{.1.1', 'a/.1.1', 'a:.1.1', 'a.1:.1', 'a.1.1\n', '\u0130.1.1', '\u212a.1.1', 'a.\u0130.1',
       'a.-1.1', 'a.1.+1', 'a.1 .1', 'a. 1.1',
+      // Dots before the last two: an id never has one, so only an authenticated value (one the middleware wrote) could.
+      'a.b.1.1', '.a.1.1', '..1.1', `${'a.'.repeat(63)}a.1.1`, `${'a.'.repeat(64)}a.1.1`, '{a.1.1',
     ];
     for (const value of cases) {
       assert.deepEqual(decodeIdValue(value), byRule(value), JSON.stringify(value));
