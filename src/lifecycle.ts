@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import type { Carried, OutgoingSession, SessionCarrier, SessionHolder, Written } from './carriers/carrier.js';
 import type { Hold } from './carriers/held-sessions.js';
-import { readCookie } from './cookie.js';
+import { cookiePrefix, readCookie } from './cookie.js';
 import { debug } from './debug.js';
 import { diffSessions, unchangedPrimitives } from './diff.js';
 import { SessionStoreError, SessionUsageError } from './errors.js';
@@ -341,7 +341,7 @@ export class SessionRequest implements SessionHolder {
    * SameSite=Lax cookie, still log the user out through the Set-Cookie of its response.
    */
   private clientHasCookie(): boolean {
-    return this.cookieSent || readCookie(this.ctx.req.headers.cookie, `${this.config.name}=`) !== undefined;
+    return this.cookieSent || readCookie(this.ctx.req.headers.cookie, cookiePrefix(this.config.name)) !== undefined;
   }
 
   /** The held session was removed by another request: it ends here too, and nothing of it is written back. */

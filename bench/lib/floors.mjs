@@ -32,13 +32,18 @@ const SIG = 'koa:sess.sig';
 const ATTRIBUTES = '; path=/; samesite=lax; httponly';
 const DAY = 86_400_000;
 
-/** The value of cookie `prefix` ('name=') in `header`: the first at the start or after '; '. */
+// The searched-for prefixes as literals: flat strings. One joined per call (`; ${prefix}`) is a
+// rope, and indexOf with a rope as its pattern flattens it through the runtime every time.
+const VALUE_PREFIX = { at: 'koa:sess=', after: '; koa:sess=' };
+const SIG_PREFIX = { at: 'koa:sess.sig=', after: '; koa:sess.sig=' };
+
+/** The value of cookie `prefix` (VALUE_PREFIX or SIG_PREFIX) in `header`: the first at the start or after '; '. */
 function findCookie(header, prefix) {
   if (header === undefined) return undefined;
-  let at = header.startsWith(prefix) ? 0 : header.indexOf(`; ${prefix}`);
+  let at = header.startsWith(prefix.at) ? 0 : header.indexOf(prefix.after);
   if (at < 0) return undefined;
   if (at > 0) at += 2;
-  const start = at + prefix.length;
+  const start = at + prefix.at.length;
   const end = header.indexOf(';', start);
   return end < 0 ? header.slice(start) : header.slice(start, end);
 }
@@ -73,8 +78,8 @@ export async function signedFloor(app, handler) {
   const setCookies = (ctx, value) => ctx.res.setHeader('Set-Cookie', [`${NAME}=${value}${ATTRIBUTES}`, `${SIG}=${sign(value)}${ATTRIBUTES}`]);
   function load(ctx) {
     const header = ctx.req.headers.cookie;
-    const value = findCookie(header, `${NAME}=`);
-    if (value === undefined || !verified(value, findCookie(header, `${SIG}=`))) return undefined;
+    const value = findCookie(header, VALUE_PREFIX);
+    if (value === undefined || !verified(value, findCookie(header, SIG_PREFIX))) return undefined;
     const parsed = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
     return parsed[2] > Date.now() ? parsed : undefined;
   }
@@ -159,7 +164,7 @@ export function sealedFloor(app, handler) {
   const payload = (sid, ctime, now, data) => seal(`["${sid}",${ctime},${now + DAY},${JSON.stringify(data)}]`);
   const setCookie = (ctx, value) => ctx.res.setHeader('Set-Cookie', `${NAME}=${value}${ATTRIBUTES}`);
   function load(ctx) {
-    const value = findCookie(ctx.req.headers.cookie, `${NAME}=`);
+    const value = findCookie(ctx.req.headers.cookie, VALUE_PREFIX);
     const text = value === undefined ? undefined : open(value);
     if (text === undefined) return undefined;
     const parsed = JSON.parse(text);
@@ -207,8 +212,8 @@ export async function storeFloor(app, handler) {
   }
   function load(ctx) {
     const header = ctx.req.headers.cookie;
-    const value = findCookie(header, `${NAME}=`);
-    if (value === undefined || !verified(value, findCookie(header, `${SIG}=`))) return undefined;
+    const value = findCookie(header, VALUE_PREFIX);
+    if (value === undefined || !verified(value, findCookie(header, SIG_PREFIX))) return undefined;
     const sid = value.slice(0, value.indexOf('.'));
     const json = entries.get(sid);
     return json === undefined ? undefined : { sid, data: JSON.parse(json) };
@@ -257,8 +262,8 @@ export async function redisFloor(app, handler, client, prefix) {
   }
   async function load(ctx) {
     const header = ctx.req.headers.cookie;
-    const value = findCookie(header, `${NAME}=`);
-    if (value === undefined || !verified(value, findCookie(header, `${SIG}=`))) return undefined;
+    const value = findCookie(header, VALUE_PREFIX);
+    if (value === undefined || !verified(value, findCookie(header, SIG_PREFIX))) return undefined;
     const sid = value.slice(0, value.indexOf('.'));
     const json = await client.get(prefix + sid);
     return json === null ? undefined : { sid, data: JSON.parse(json) };

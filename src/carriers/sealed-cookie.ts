@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import { readCookie } from '../cookie.js';
+import { cookiePrefix, readCookie } from '../cookie.js';
 import { debug } from '../debug.js';
 import { SessionUsageError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
@@ -33,8 +33,8 @@ export class SealedCookieCarrier implements SessionCarrier {
 
   constructor(options: ResolvedOptions, cookie: SessionCookie) {
     this.#name = options.name;
-    this.#valuePrefix = `${options.name}=`;
-    this.#sigPrefix = `${options.sigName}=`;
+    this.#valuePrefix = cookiePrefix(options.name);
+    this.#sigPrefix = cookiePrefix(options.sigName);
     this.#cookie = cookie;
     this.#signed = new SignedValues(options, decodeCookiePayload, true);
     this.#fixed = options.secrets === undefined ? undefined : new Sealer(options.secrets.map(deriveSealKey), options.name);

@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import { readCookie } from '../cookie.js';
+import { cookiePrefix, readCookie } from '../cookie.js';
 import { debug } from '../debug.js';
 import { SessionUsageError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
@@ -29,8 +29,8 @@ export class SignedValues {
    */
   constructor(options: ResolvedOptions, decode: (value: string, authenticated: boolean) => CookieContents | undefined, signed = options.cookie.signed) {
     this.#name = options.name;
-    this.#valuePrefix = `${options.name}=`;
-    this.#sigPrefix = `${options.sigName}=`;
+    this.#valuePrefix = cookiePrefix(options.name);
+    this.#sigPrefix = cookiePrefix(options.sigName);
     this.#signed = signed;
     this.#decode = decode;
   }
