@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { MANY_USERS, WORKLOADS } from './lib/app.mjs';
+import { MANY_USERS, WORKLOAD_SPECS, WORKLOADS } from './lib/app.mjs';
 import { BY_NAME } from './lib/contenders.mjs';
 import { median } from './lib/report.mjs';
 import { ensureBuilt, gitCommit, ROOT, snapshotDist } from './lib/package.mjs';
@@ -178,8 +178,11 @@ async function measureContender(contender, workloads) {
   }
 }
 
-// `jobs` lanes, each taking the next contender and workload.
-const queue = only.flatMap((contender) => workloads.map((workload) => [contender, [workload]]));
+// `jobs` lanes, each taking the next contender and workload. As in run.mjs, a floor has no row on
+// `none` (its floor is bare Koa) nor on a workload no floor bounds (login).
+const hasRow = (contender, workload) =>
+  BY_NAME.get(contender).family !== 'reference' || (WORKLOAD_SPECS[workload].handler !== 'none' && WORKLOAD_SPECS[workload].floors !== false);
+const queue = only.flatMap((contender) => workloads.filter((workload) => hasRow(contender, workload)).map((workload) => [contender, [workload]]));
 await Promise.all(
   Array.from({ length: Math.min(jobs, queue.length) }, async () => {
     while (queue.length > 0) await measureContender(...queue.shift());
