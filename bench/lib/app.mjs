@@ -156,8 +156,9 @@ export async function buildApp({ contender, workload, env = {} }) {
   if (spec === undefined) throw new Error(`unknown workload ${JSON.stringify(workload)}`);
   const made = await contender.create({ ...env, app, workload, handler: spec.handler });
   if (made.middleware) app.use(made.middleware);
-  // Bare Koa and the floor references answer with the bare handler and make their own cookies.
-  const bare = made.middleware === null || contender.family === 'reference';
+  // Bare Koa, the floor references and a middleware that is not a session (made.bare) answer with
+  // the bare handler and make their own cookies.
+  const bare = made.middleware === null || contender.family === 'reference' || made.bare === true;
   const measured = workload === 'writers' ? writersHandler : bare ? bareHandler : HANDLERS[spec.handler];
 
   // `setup` serves the requests that create and check sessions before the

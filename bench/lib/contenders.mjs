@@ -179,6 +179,22 @@ export const CONTENDERS = [
     create: async (env) => ({ middleware: null, mintCookie: (await signedFloor(env.app, 'none')).mintCookie }),
   },
 
+  {
+    // Not in the default set: run it with --only beside the `none` rows, where the floor is bare Koa,
+    // to see what one middleware that does nothing costs (Koa's dispatch, an async function, a promise).
+    name: 'koa-empty-middleware',
+    label: 'bare Koa plus one empty async middleware (what any middleware costs), sent cookies of the cookie store’s format',
+    family: 'koa',
+    available: async () => null,
+    create: async (env) => ({
+      middleware: async (ctx, next) => {
+        await next();
+      },
+      bare: true,
+      mintCookie: (await signedFloor(env.app, 'none')).mintCookie,
+    }),
+  },
+
   // Not session libraries: bare Koa plus only the unavoidable work of each format (floors.mjs).
   // On `none` a floor is bare Koa, so no floor server runs there.
   floor('floor-signed', 'floor: signed cookie (find both cookies, one HMAC-SHA1 verify, base64url JSON; uuid, payload, one HMAC, two Set-Cookie)', signedFloor, {
