@@ -696,6 +696,18 @@ for (const driver of DRIVERS) {
         assert.equal(await store.load('held'), '{"v":1}', 'reads do not wait for the row lock');
         await holder.query('ROLLBACK');
         // The timed-out UPDATE may still land once the lock is gone; either way the store keeps working.
+        // Wait until no statement on this schema waits for a lock any more: the stale UPDATE then holds
+        // the row (or is gone), and the next save queues behind it instead of racing it.
+        const waiting = async (): Promise<number> =>
+          (
+            await holder.query<{ n: number }>(
+              `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+               WHERE NOT l.granted AND a.datname = current_database() AND a.query LIKE '%' || $1 || '%'`,
+              [schema],
+            )
+          ).rows[0]?.n ?? 0;
+        const deadline = Date.now() + 5000;
+        while ((await waiting()) > 0 && Date.now() < deadline) await sleep(10);
         await store.save('held', '{"v":3}');
         assert.equal(await store.load('held'), '{"v":3}');
       } finally {
