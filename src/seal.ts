@@ -125,19 +125,26 @@ export class Sealer {
   seal(text: string): string {
     const key = this.#keys[0] as SealKey;
     const associated = this.#associated[0] as Buffer;
-    const length = Buffer.byteLength(text, 'utf8');
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: text that surely fits the scratch buffer is written
+    // straight into it, and the write says how long it was (measuring it first costs a pass over it).
+    let message = plain;
+    let length: number;
+    if (text.length * 3 <= SCRATCH) length = plain.write(text, 0, 'utf8');
+    else {
+      length = Buffer.byteLength(text, 'utf8');
+      if (length > SCRATCH) message = Buffer.allocUnsafe(length);
+      message.write(text, 0, 'utf8');
+    }
     const total = HEADER + NONCE + length + TAG;
     const out = total <= SCRATCH ? sealed : Buffer.allocUnsafe(total);
-    const message = length <= SCRATCH ? plain : Buffer.allocUnsafe(length);
-    message.write(text, 0, 'utf8');
     associated.copy(out, 0, 0, HEADER);
     if (nonceOffset === NONCE_POOL) {
       this.#sodium.randombytes_buf(nonces);
       nonceOffset = 0;
     }
+    // Each nonce of the pool is taken once: the offset only moves forward until the pool is drawn again.
+    // (Nonces are not secret, they travel in the cookie, so the used ones need no wiping.)
     nonces.copy(out, HEADER, nonceOffset, nonceOffset + NONCE);
-    // A nonce is used once: the pool's bytes are overwritten as they are taken.
-    nonces.fill(0, nonceOffset, nonceOffset + NONCE);
     nonceOffset += NONCE;
     this.#sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
       out.subarray(HEADER + NONCE, total),

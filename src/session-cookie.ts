@@ -17,6 +17,8 @@ export class SessionCookie {
   /** Names whose earlier Set-Cookie headers this middleware replaces. */
   readonly #names: readonly string[];
   readonly #warned: Set<string>;
+  #plainAttributes: string | undefined;
+  #secureAttributes: string | undefined;
 
   constructor(options: ResolvedOptions, warned: Set<string>) {
     this.#options = options;
@@ -36,7 +38,8 @@ export class SessionCookie {
   set(ctx: Context, value: string, expiresAt: number | undefined, now: number, keys: AppKeys | undefined, compact?: () => string): void {
     const { cookie, name, sigName } = this.#options;
     const maxAge = cookie.maxAge === undefined ? undefined : Math.max(1000, Math.min(cookie.maxAge, (expiresAt ?? Infinity) - now));
-    const attributes = cookieAttributes(cookie, maxAge, this.#secure(ctx), now);
+    const secure = this.#secure(ctx);
+    const attributes = maxAge === undefined ? this.#browserSessionAttributes(secure) : cookieAttributes(cookie, maxAge, secure, now);
     const signatureLength = keys === undefined ? 0 : sigName.length + 1 + SIGNATURE_LENGTH + attributes.length;
     let sized = value;
     if (compact !== undefined && name.length + 1 + value.length + attributes.length + signatureLength > COOKIE_SIZE_LIMIT) sized = compact();
@@ -61,6 +64,12 @@ export class SessionCookie {
     if (which !== 'value') headers.push(`${sigName}=${attributes}`);
     // Only the named cookies are replaced: expiring a signature must not drop a value set just before.
     appendSetCookies(ctx.res, headers, which === 'signature' ? [sigName] : this.#names, cookie.overwrite);
+  }
+
+  /** The attributes of a browser-session cookie (no maxAge), which depend only on Secure: built once each. */
+  #browserSessionAttributes(secure: boolean): string {
+    if (secure) return (this.#secureAttributes ??= cookieAttributes(this.#options.cookie, undefined, true, 0));
+    return (this.#plainAttributes ??= cookieAttributes(this.#options.cookie, undefined, false, 0));
   }
 
   /** Warns once per middleware that a cookie could not be set because the response already went out. */
