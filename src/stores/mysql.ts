@@ -430,11 +430,17 @@ export class MysqlStore implements SessionStore {
   async #withConnection<T>(operation: string, work: (connection: Connection) => Promise<T>, table: string): Promise<T> {
     const limit = this.#queryTimeout;
     const deadline = limit > 0 ? Date.now() + limit : Infinity;
+    // A statement whose answer the deadline stopped waiting for is still running on the server (waiting for a
+    // row lock, say), and would land later, perhaps after a newer save of the same session it then undoes.
+    let sentAndTimedOut = false;
     const bounded = <R>(start: () => Promise<R>): Promise<R> => {
       if (deadline === Infinity) return start();
       const remaining = deadline - Date.now();
       if (remaining <= 0) return Promise.reject(new Timeout());
-      return withDeadline(start(), remaining, () => new Timeout());
+      return withDeadline(start(), remaining, () => {
+        sentAndTimedOut = true;
+        return new Timeout();
+      });
     };
     const checkoutNow = (): Promise<PoolConnection> => checkout(this.#pool, deadline === Infinity ? 0 : Math.max(1, deadline - Date.now()));
     let retriedLost = false;
@@ -476,7 +482,12 @@ export class MysqlStore implements SessionStore {
       } catch (error) {
         // Never reused: after a timeout the statement may still run, after a lost connection there is none,
         // and inside a failed transaction the state is unknown. Closing it also rolls back an open transaction.
+        const { threadId } = pooled;
         pooled.destroy();
+        if (sentAndTimedOut) {
+          sentAndTimedOut = false;
+          killQuery(this.#pool, threadId);
+        }
         // A pool hands out idle connections the server has dropped (restart, failover, KILL, wait_timeout)
         // before it notices. Every operation here can be repeated with the same outcome (an upsert, a delete,
         // an expiry from now, a compare-and-set of one text or keys set to given values), so one more try on
@@ -492,6 +503,24 @@ export class MysqlStore implements SessionStore {
       }
     }
   }
+}
+
+/** How long the statement that stops a timed-out one may take. */
+const KILL_TIMEOUT = 5000;
+
+/**
+ * Stops the statement that connection `threadId` is running, if any: `KILL QUERY`, on another connection
+ * of the pool (the timed-out one was just closed, which leaves its slot free). A closed connection's
+ * statement goes on, waiting for a row lock up to innodb_lock_wait_timeout, and would land when it got
+ * it. Thread ids are not reused while the server runs, so no other statement is stopped. Nothing waits
+ * for the outcome: a server that cannot be reached runs nothing either until it can.
+ */
+function killQuery(pool: Pool, threadId: number): void {
+  if (!Number.isSafeInteger(threadId) || threadId <= 0) return;
+  pool.query({ sql: `KILL QUERY ${threadId}`, timeout: KILL_TIMEOUT }).catch((error: unknown) => {
+    // Unknown thread id: the statement and its connection had already ended.
+    debug('MysqlStore could not stop a timed-out statement on the server (errno %s)', errnoOf(error) || 'none');
+  });
 }
 
 /** Whether the table `exists` reads from is there. */

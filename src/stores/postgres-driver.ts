@@ -4,6 +4,7 @@
 // neither package's types, and everything that differs between the two lives
 // in this file: borrowing a connection, deadlines, transactions, what a lost
 // connection looks like, and what a driver's error may carry.
+import { connect } from 'node:net';
 import { withDeadline } from '../deadline.js';
 
 /** The part of a `pg.Pool` PostgresStore uses. */
@@ -17,6 +18,11 @@ export interface PgPoolClient {
   release(destroy?: Error | boolean): void;
   on(event: 'error', listener: (error: Error) => void): unknown;
   off(event: 'error', listener: (error: Error) => void): unknown;
+  /** What a cancel request needs: where the server is, and which backend (pg.Client sets these once connected). */
+  readonly host?: string | null;
+  readonly port?: number | null;
+  readonly processID?: number | null;
+  readonly secretKey?: number | null;
 }
 
 /** The part of a postgres.js client (`postgres(url)`) PostgresStore uses. */
@@ -118,12 +124,20 @@ export function pgDriver(pool: PgPool): Driver {
         client.off('error', onError);
         client.release(error);
       };
+      // A statement whose answer the deadline stopped waiting for is still running on the server (waiting for a
+      // row lock, say), and would land later, perhaps after a newer save of the same session it then undoes.
+      let sentAndTimedOut = false;
       const query: Query = async <R>(text: string, values?: readonly Parameter[]) => {
         const remaining = deadline - Date.now();
         if (remaining <= 0) throw timeout();
         const config = { text, ...(values ? { values: [...values] } : {}), ...(deadline !== Infinity ? { query_timeout: remaining } : {}) };
-        const result = await client.query(config);
-        return { rows: result.rows as R[], count: result.rowCount ?? 0 };
+        try {
+          const result = await client.query(config);
+          return { rows: result.rows as R[], count: result.rowCount ?? 0 };
+        } catch (error) {
+          if (error instanceof Error && error.message === TIMEOUT_MESSAGE) sentAndTimedOut = true;
+          throw error;
+        }
       };
       try {
         let result: Awaited<ReturnType<typeof work>>;
@@ -137,11 +151,42 @@ export function pgDriver(pool: PgPool): Driver {
         release(lostWith ?? undefined);
         return result;
       } catch (error) {
+        // So it is cancelled on the server, as postgres.js does at a deadline; pg does not.
+        if (sentAndTimedOut) cancelOnServer(client);
         release(error instanceof Error ? error : true);
         throw error;
       }
     },
   };
+}
+
+/** How long a cancel request may take to reach the server before it is given up. */
+const CANCEL_TIMEOUT = 5000;
+
+/**
+ * Asks the server to cancel the statement `client`'s backend is running: PostgreSQL's CancelRequest, on
+ * a connection of its own (pg has no public way to send one). A statement that ended meanwhile is not
+ * affected; the backend's secret key makes sure no other backend's is. Nothing waits for the outcome:
+ * when the server cannot be reached, its statement cannot land either until it can.
+ */
+function cancelOnServer(client: PgPoolClient): void {
+  const { host, port, processID, secretKey } = client;
+  if (typeof processID !== 'number' || typeof secretKey !== 'number' || typeof port !== 'number') return;
+  const request = Buffer.alloc(16);
+  request.writeInt32BE(16, 0);
+  // The cancel request code, 80877102: 1234 in the high 16 bits, 5678 in the low.
+  request.writeInt32BE(80877102, 4);
+  request.writeInt32BE(processID, 8);
+  request.writeInt32BE(secretKey, 12);
+  const socket =
+    typeof host === 'string' && host.startsWith('/') ? connect(`${host}/.s.PGSQL.${port}`) : connect(port, typeof host === 'string' && host !== '' ? host : 'localhost');
+  // Never what keeps the process alive: at exit the connection, and its statement, end anyway.
+  socket.unref();
+  socket.setTimeout(CANCEL_TIMEOUT, () => socket.destroy());
+  socket.on('error', () => socket.destroy());
+  // The server reads the request, acts on it and closes the connection without an answer.
+  socket.once('connect', () => socket.end(request));
+  socket.resume();
 }
 
 /**

@@ -762,19 +762,33 @@ describe('MysqlStore faults', { skip }, () => {
     }
   });
 
-  it('fails within queryTimeout when a write waits on a row lock, then works again', async () => {
+  it('fails within queryTimeout when a write waits on a row lock, stops it on the server so it never lands, then works again', async () => {
     const table = tableFor('locked');
     const store = new MysqlStore({ pool: newPool(2).pool, table, queryTimeout: 300 });
     await store.save('held', '{"v":1}');
     const holder = await admin().getConnection();
+    /** Statements on this table that wait for a row lock. */
+    const waiting = async (): Promise<number> => {
+      const [rows] = await holder.query<RowDataPacket[]>(
+        "SELECT count(*) AS n FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT' AND trx_query LIKE CONCAT('%', ?, '%')",
+        [table],
+      );
+      return Number(rows[0]?.['n'] ?? 0);
+    };
     try {
       await holder.query('START TRANSACTION');
       await holder.query(`SELECT * FROM \`${table}\` WHERE sid = 'held' FOR UPDATE`);
       await assert.rejects(store.save('held', '{"v":2}'), /MySQL did not answer the save within 300 ms/);
       await assert.rejects(store.patch('held', patchOf({ w: 1 }), 60_000), /MySQL did not answer the patch within 300 ms/);
       assert.equal(await store.load('held'), '{"v":1}', 'reads do not wait for the row lock');
+      // Left waiting, the timed-out writes would land once the lock is gone, after the requests were told
+      // they failed, and perhaps after a newer save they would then undo. The store stops them on the server.
+      const deadline = Date.now() + 5000;
+      while ((await waiting()) > 0 && Date.now() < deadline) await sleep(10);
+      assert.equal(await waiting(), 0, 'the timed-out writes no longer wait for the lock');
       await holder.query('ROLLBACK');
-      // The timed-out writes may still land once the lock is gone; either way the store keeps working.
+      await sleep(100);
+      assert.equal(await store.load('held'), '{"v":1}', 'the writes that timed out never landed');
       await store.save('held', '{"v":3}');
       assert.equal(await store.load('held'), '{"v":3}');
     } finally {
