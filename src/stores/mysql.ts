@@ -50,7 +50,10 @@ export interface MysqlStoreOptions {
   /**
    * How long, in milliseconds, each operation may take in all (waiting for a
    * pool connection included) before it rejects, so a dead or unreachable
-   * server fails the request instead of hanging it. `0` turns the limit off.
+   * server fails the request instead of hanging it. A statement still running
+   * then (waiting for a row lock, say) is stopped on the server with
+   * `KILL QUERY`, so a write reported as failed does not land later. `0` turns
+   * the limit off.
    * @default 2000
    */
   queryTimeout?: number;
