@@ -5,7 +5,6 @@ import { cookiePrefix, readCookie } from './cookie.js';
 import { debug } from './debug.js';
 import { diffSessions, unchangedPrimitives } from './diff.js';
 import { SessionStoreError, SessionUsageError } from './errors.js';
-import { IdValue } from './id-value.js';
 import { defaultGenid, type ResolvedOptions } from './options.js';
 import { isPlainObject, MAX_NESTING, nestsDeeperThan, parseSessionJson, isSessionId, type SessionRecord } from './payload.js';
 import type { UserIndex, UserSession } from './user-index.js';
@@ -38,16 +37,9 @@ export class SessionRequest implements SessionHolder {
   private sid: string | undefined;
   /** The id a valid cookie named, even when the store did not know it: `ctx.session = null` removes it. */
   private requestSid: string | undefined;
-  /** When the session was created; read through {@link createdAt}, which takes it from the id cookie on first need. */
   private ctime = 0;
-  /** When the session's life was last reset (write or touch); drives `touchAfter`. Read through {@link lastTouched}. */
+  /** When the session's life was last reset (write or touch); drives `touchAfter`. */
   private touched: number | undefined;
-  /**
-   * A store's id cookie whose times `ctime` and `touched` still are: they are read from it only
-   * when first needed (see IdValue), each until it is first set.
-   */
-  private ctimeFrom: IdValue | undefined;
-  private touchedFrom: IdValue | undefined;
   /** True until the session exists where it lives (or in a cookie the client sent). */
   private isNew = true;
   /** The data's JSON as loaded or last written: the baseline for change detection. */
@@ -129,15 +121,8 @@ export class SessionRequest implements SessionHolder {
       this.storedSid = carried.sid;
       this.json = loaded;
       this.isNew = false;
-      if (carried instanceof IdValue) {
-        this.ctimeFrom = carried;
-        this.touchedFrom = carried;
-      } else {
-        // A bare id or 2.0's value: no times to read later.
-        this.ctime = carried.ctime ?? Date.now();
-        this.ctimeFrom = undefined;
-        this.setTouched(carried.touched);
-      }
+      this.ctime = carried.ctime ?? Date.now();
+      this.touched = carried.touched;
     } else if (loaded !== null && loaded !== undefined) {
       debug('store.load returned a %s instead of a JSON string; starting a fresh session, entry left in place', typeof loaded);
     } else {
@@ -280,8 +265,7 @@ export class SessionRequest implements SessionHolder {
     this.isNew = true;
     this.json = '{}';
     this.ctime = now;
-    this.ctimeFrom = undefined;
-    this.setTouched(undefined);
+    this.touched = undefined;
     this.data = {};
   }
 
@@ -420,7 +404,7 @@ export class SessionRequest implements SessionHolder {
     if (this.config.rolling && this.touchDue(now)) return this.touch(now);
     if (this.reissue && this.carried !== undefined) {
       this.reissue = false;
-      const expiresAt = this.carried.exp ?? (this.config.lifetime === undefined ? undefined : (this.lastTouched() ?? now) + this.config.lifetime);
+      const expiresAt = this.carried.exp ?? (this.config.lifetime === undefined ? undefined : (this.touched ?? now) + this.config.lifetime);
       this.carrier.reissue(this.ctx, this.carried, this.outgoing(this.carried.sid, this.json ?? '{}', expiresAt, now));
     }
     return undefined;
@@ -428,8 +412,7 @@ export class SessionRequest implements SessionHolder {
 
   private touchDue(now: number): boolean {
     if (this.config.lifetime === undefined && this.config.maxLifetime === undefined) return false;
-    const touched = this.lastTouched();
-    return this.config.touchAfter <= 0 || touched === undefined || now - touched >= this.config.touchAfter;
+    return this.config.touchAfter <= 0 || this.touched === undefined || now - this.touched >= this.config.touchAfter;
   }
 
   private touch(now: number): Promise<void> | undefined {
@@ -441,7 +424,7 @@ export class SessionRequest implements SessionHolder {
   }
 
   private touchedAt(session: OutgoingSession): Promise<void> | undefined {
-    this.setTouched(session.now);
+    this.touched = session.now;
     this.cookieSent = true;
     return this.config.userIndex === undefined ? undefined : this.indexWritten(session);
   }
@@ -471,7 +454,7 @@ export class SessionRequest implements SessionHolder {
     // request's last commit there is none, so no copy is made.
     this.snapshot = this.data && !this.ending ? { ...this.data } : undefined;
     this.isNew = false;
-    this.setTouched(session.now);
+    this.touched = session.now;
     this.reissue = false;
     this.cookieSent = true;
     return this.config.userIndex === undefined ? undefined : this.indexWritten(session);
@@ -518,31 +501,7 @@ export class SessionRequest implements SessionHolder {
   }
 
   private outgoing(sid: string, json: string, expiresAt: number | undefined, now: number): OutgoingSession {
-    if (this.ctimeFrom !== undefined) return new OutgoingFromIdValue(sid, json, expiresAt, now, this.ctimeFrom);
     return { sid, ctime: this.ctime, json, expiresAt, now };
-  }
-
-  /** When the session was created. */
-  private createdAt(): number {
-    if (this.ctimeFrom !== undefined) {
-      this.ctime = this.ctimeFrom.ctime;
-      this.ctimeFrom = undefined;
-    }
-    return this.ctime;
-  }
-
-  /** When the session's life was last reset; undefined when unknown (it then counts as due for a touch). */
-  private lastTouched(): number | undefined {
-    if (this.touchedFrom !== undefined) {
-      this.touched = this.touchedFrom.touched;
-      this.touchedFrom = undefined;
-    }
-    return this.touched;
-  }
-
-  private setTouched(touched: number | undefined): void {
-    this.touched = touched;
-    this.touchedFrom = undefined;
   }
 
   /** When a write or touch made now stops being valid: the lifetime, capped by maxLifetime. */
@@ -550,33 +509,9 @@ export class SessionRequest implements SessionHolder {
     const { lifetime, maxLifetime } = this.config;
     let expiresAt = lifetime === undefined ? undefined : now + lifetime;
     if (maxLifetime !== undefined) {
-      const cap = this.createdAt() + maxLifetime;
+      const cap = this.ctime + maxLifetime;
       expiresAt = expiresAt === undefined ? cap : Math.min(expiresAt, cap);
     }
     return expiresAt;
-  }
-}
-
-/**
- * A session to write whose creation time is still only in its id cookie: worked out if a
- * carrier asks for it (a cookie to send, an index entry), not for every write (see IdValue).
- */
-class OutgoingFromIdValue implements OutgoingSession {
-  readonly sid: string;
-  readonly json: string;
-  readonly expiresAt: number | undefined;
-  readonly now: number;
-  readonly #cookie: IdValue;
-
-  constructor(sid: string, json: string, expiresAt: number | undefined, now: number, cookie: IdValue) {
-    this.sid = sid;
-    this.json = json;
-    this.expiresAt = expiresAt;
-    this.now = now;
-    this.#cookie = cookie;
-  }
-
-  get ctime(): number {
-    return this.#cookie.ctime;
   }
 }

@@ -9,14 +9,14 @@
 // text from between the metadata and the closing bracket, so change detection
 // compares strings without a second JSON.stringify.
 //
-// Server stores' `<id>.<creation time>.<last write or touch>`: see id-value.ts.
+// Server stores: `<id>.<creation time>.<last write or touch>` (times in base36
+// ms), never session data.
 //
 // Also read: 3.0's base64url object `{"_sid":…,"_ctime":…[,"_exp":…],…data}`
 // and koa-session-store 2.0's raw JSON value `{"_sid":"…",…}`.
 
 const NOT_ID_CHARACTER = /[^A-Za-z0-9_-]/;
-/** The longest session id accepted. */
-export const MAX_ID_LENGTH = 128;
+const MAX_ID_LENGTH = 128;
 
 /**
  * What the middleware accepts as a session id (its own ids and the original's 15-character ones):
@@ -64,6 +64,10 @@ export function encodeCookiePayload(sid: string, ctime: number, exp: number | un
 export function encodePlainCookiePayload(sid: string, ctime: number, exp: number | undefined, json: string): string {
   const text = payloadText(sid, ctime, exp, json);
   return PLAIN_UNSAFE_TEST.test(text) ? text.replace(PLAIN_UNSAFE, encodeURIComponent) : text;
+}
+
+export function encodeIdValue(sid: string, ctime: number, touched: number): string {
+  return `${sid}.${ctime.toString(36)}.${touched.toString(36)}`;
 }
 
 /**
@@ -145,8 +149,58 @@ function decodePayload30(text: string): CookieContents | undefined {
   };
 }
 
+/**
+ * Decodes a server-store value; undefined for anything this middleware (or 2.0) did not write.
+ * The times of `id.ctime.touched` are read by a loop rather than a regular expression with
+ * captures and `parseInt` (which V8 runs in C++): this runs on every request that reads a session.
+ * `authenticated`: see {@link decodePayloadText}; it applies to `id.ctime.touched` only, the
+ * form only this middleware writes (a bare id, or 2.0's JSON, is always checked in full).
+ */
+export function decodeIdValue(value: string, authenticated = false): CookieContents | undefined {
+  if (value.charCodeAt(0) === 123 /* { */) return decodeLegacy(value, false);
+  // The two times are short, so their dots are found from the end, a few characters each:
+  // two searches of the whole value (indexOf) cost more than the rest of the decoding.
+  const lastDot = dotBefore(value, value.length);
+  const dot = lastDot > 0 ? dotBefore(value, lastDot) : -1;
+  if (dot > 0) {
+    const sid = value.slice(0, dot);
+    // The id is what precedes the last two dots. Unauthenticated, it must be an id (no dot);
+    // authenticated, it is one this middleware issued, so only its length is checked.
+    if (authenticated ? dot <= MAX_ID_LENGTH : isSessionId(sid)) {
+      const ctime = base36(value, dot + 1, lastDot);
+      const touched = base36(value, lastDot + 1, value.length);
+      if (ctime >= 0 && touched >= 0) return { sid, ctime, exp: undefined, touched, json: undefined };
+    }
+  }
+  // A bare id, as a store-backed app might have been handed by another tool: accepted, no metadata.
+  if (isSessionId(value)) return { sid: value, ctime: undefined, exp: undefined, touched: undefined, json: undefined };
+  return undefined;
+}
+
+/** Where the '.' before `end` is, looking back only as far as a base36 time and its dot reach (12 characters); -1 when not there. */
+function dotBefore(text: string, end: number): number {
+  const stop = end > 12 ? end - 12 : 0;
+  for (let i = end - 1; i >= stop; i--) if (text.charCodeAt(i) === 46 /* . */) return i;
+  return -1;
+}
+
+/** The number `text[start, end)` spells in base36 (digits and lowercase letters, 1 to 11 of them); -1 for anything else. */
+function base36(text: string, start: number, end: number): number {
+  if (end <= start || end - start > 11) return -1;
+  let number = 0;
+  for (let i = start; i < end; i++) {
+    const code = text.charCodeAt(i);
+    let digit: number;
+    if (code >= 48 && code <= 57) digit = code - 48;
+    else if (code >= 97 && code <= 122) digit = code - 87;
+    else return -1;
+    number = number * 36 + digit;
+  }
+  return number;
+}
+
 /** koa-session-store 2.0 wrote `JSON.stringify({ _sid, ...data })` as the raw cookie value. */
-export function decodeLegacy(value: string, withData: boolean): CookieContents | undefined {
+function decodeLegacy(value: string, withData: boolean): CookieContents | undefined {
   const parsed = parseSessionJson(value);
   if (parsed === undefined) return undefined;
   const sid = parsed._sid;

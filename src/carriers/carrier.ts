@@ -1,7 +1,6 @@
 import type { Context } from 'koa';
 import type { CookieContents, SessionRecord } from '../payload.js';
 import type { SessionPatch } from '../store.js';
-import { IdValue } from '../id-value.js';
 import type { Hold } from './held-sessions.js';
 
 /** What the request's session cookie said, authenticated and decoded. */
@@ -39,20 +38,6 @@ export interface Change {
  */
 export function carried(contents: CookieContents, value: string, reissue: boolean): Carried {
   return { sid: contents.sid, ctime: contents.ctime, exp: contents.exp, touched: contents.touched, json: contents.json, value, reissue };
-}
-
-/** A decoder of cookie contents made into one of {@link Carried}, for SignedValues. */
-export function carriedBy(decode: (value: string, authenticated: boolean) => CookieContents | undefined) {
-  return (value: string, authenticated: boolean, reissue: boolean): Carried | undefined => {
-    const contents = decode(value, authenticated);
-    return contents === undefined ? undefined : carried(contents, value, reissue);
-  };
-}
-
-/** `contents` with `reissue` as given: the same object when it already says so. */
-export function withReissue(contents: Carried, reissue: boolean): Carried {
-  if (contents.reissue === reissue) return contents;
-  return contents instanceof IdValue ? contents.reissued(reissue) : carried(contents, contents.value, reissue);
 }
 
 /** A write's outcome: done, done once the promise settles, or (false) not done at all. */

@@ -6,7 +6,7 @@ import type { ResolvedOptions } from '../options.js';
 import { decodeCookiePayload, decodePayloadText, payloadText } from '../payload.js';
 import { deriveSealKey, Sealer, weakSecretReason, type SealKey } from '../seal.js';
 import type { SessionCookie } from '../session-cookie.js';
-import { carried, carriedBy, type Carried, type OutgoingSession, type SessionCarrier, type Written } from './carrier.js';
+import { carried, type Carried, type OutgoingSession, type SessionCarrier, type Written } from './carrier.js';
 import { SignedValues } from './signed-values.js';
 
 /**
@@ -36,7 +36,7 @@ export class SealedCookieCarrier implements SessionCarrier {
     this.#valuePrefix = cookiePrefix(options.name);
     this.#sigPrefix = cookiePrefix(options.sigName);
     this.#cookie = cookie;
-    this.#signed = new SignedValues(options, carriedBy(decodeCookiePayload), true);
+    this.#signed = new SignedValues(options, decodeCookiePayload, true);
     this.#fixed = options.secrets === undefined ? undefined : new Sealer(options.secrets.map(deriveSealKey), options.name);
   }
 

@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import type { ResolvedOptions } from '../options.js';
-import { decodeIdValue, encodeIdValue } from '../id-value.js';
+import { decodeIdValue, encodeIdValue } from '../payload.js';
 import type { SessionCookie } from '../session-cookie.js';
 import { loadsSynchronously, type SessionStore } from '../store.js';
 import { callStore, type StoreOperation } from '../store-call.js';

@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import type { ResolvedOptions } from '../options.js';
 import { decodeCookiePayload, encodeCookiePayload, encodePlainCookiePayload } from '../payload.js';
 import type { SessionCookie } from '../session-cookie.js';
-import { carriedBy, type Carried, type OutgoingSession, type SessionCarrier, type Written } from './carrier.js';
+import type { Carried, OutgoingSession, SessionCarrier, Written } from './carrier.js';
 import { SignedValues } from './signed-values.js';
 
 /**
@@ -17,7 +17,7 @@ export class SignedCookieCarrier implements SessionCarrier {
   readonly #cookie: SessionCookie;
 
   constructor(options: ResolvedOptions, cookie: SessionCookie) {
-    this.#values = new SignedValues(options, carriedBy(decodeCookiePayload));
+    this.#values = new SignedValues(options, decodeCookiePayload);
     this.#cookie = cookie;
   }
 

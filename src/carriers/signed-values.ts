@@ -3,12 +3,10 @@ import { cookiePrefix, readCookie } from '../cookie.js';
 import { debug } from '../debug.js';
 import { SessionUsageError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
+import type { CookieContents } from '../payload.js';
 import { hasKeys, indexOfKey, verify, type AppKeys } from '../signature.js';
 import { VerifiedCookies } from '../verified-cookies.js';
-import { withReissue, type Carried } from './carrier.js';
-
-/** Decodes a cookie value (see {@link SignedValues}); undefined when it is not one this middleware writes. */
-export type CarriedDecoder = (value: string, authenticated: boolean, reissue: boolean) => Carried | undefined;
+import { carried, type Carried } from './carrier.js';
 
 /**
  * Reads a cookie value signed the way the `cookies` package signs (a `name.sig`
@@ -21,15 +19,15 @@ export class SignedValues {
   readonly #valuePrefix: string;
   readonly #sigPrefix: string;
   readonly #signed: boolean;
-  readonly #decode: CarriedDecoder;
+  readonly #decode: (value: string, authenticated: boolean) => CookieContents | undefined;
   readonly #verified = new VerifiedCookies();
 
   /**
    * `signed` false trusts any value the client sends (`cookie.signed: false`). `decode` is told whether
    * the value was authenticated (its signature verified), so it need not check what only the middleware
-   * could have written, and whether it was made with an older key.
+   * could have written.
    */
-  constructor(options: ResolvedOptions, decode: CarriedDecoder, signed = options.cookie.signed) {
+  constructor(options: ResolvedOptions, decode: (value: string, authenticated: boolean) => CookieContents | undefined, signed = options.cookie.signed) {
     this.#name = options.name;
     this.#valuePrefix = cookiePrefix(options.name);
     this.#sigPrefix = cookiePrefix(options.sigName);
@@ -77,7 +75,7 @@ export class SignedValues {
     if (remembered !== undefined) {
       const keyIndex = indexOfKey(list as ReadonlyArray<string | Buffer>, remembered.key);
       // A key since removed from app.keys no longer vouches for the cookie: verify again, and fail.
-      if (keyIndex >= 0) return keyIndex > 0 ? withReissue(remembered.contents, true) : remembered.contents;
+      if (keyIndex >= 0) return keyIndex > 0 ? carried(remembered.contents, value, true) : remembered.contents;
     }
     const keyIndex = verify(`${this.#name}=${value}`, signature, keys);
     if (keyIndex < 0) {
@@ -88,15 +86,18 @@ export class SignedValues {
     if (contents !== undefined && list !== undefined) {
       const key = list[keyIndex] as string | Buffer;
       // A copy of a Buffer key: one changed in place must stop vouching for what it signed before.
-      this.#verified.remember(signature, value, typeof key === 'string' ? key : Buffer.from(key), withReissue(contents, false));
+      this.#verified.remember(signature, value, typeof key === 'string' ? key : Buffer.from(key), contents.reissue ? carried(contents, value, false) : contents);
     }
     return contents;
   }
 
   #decoded(value: string, reissue: boolean): Carried | undefined {
     // Signed: only called once the signature verified.
-    const contents = this.#decode(value, this.#signed, reissue);
-    if (contents === undefined) debug('session cookie is not one this middleware issues; starting a fresh session');
-    return contents;
+    const contents = this.#decode(value, this.#signed);
+    if (contents === undefined) {
+      debug('session cookie is not one this middleware issues; starting a fresh session');
+      return undefined;
+    }
+    return carried(contents, value, reissue);
   }
 }
