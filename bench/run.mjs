@@ -19,6 +19,7 @@ import { poolSize } from './lib/login-pool.mjs';
 import { ensureBuilt, gitCommit, ROOT, snapshotDist } from './lib/package.mjs';
 import { killAll, pinning, startServer } from './lib/processes.mjs';
 import { indexPairs, indexPairsTable, legend, peerMatrix, ratioMatrix, summarize, targets, targetsTable, throughputTable, writersTable } from './lib/report.mjs';
+import { roundOrder } from './lib/schedule.mjs';
 import { cleanRedis, DATABASE_URL, postgresQuery, probeServices, REDIS_URL, runTag } from './lib/services.mjs';
 import { writersOnce } from './lib/writers.mjs';
 
@@ -305,9 +306,13 @@ function contendersOf(workload) {
   );
 }
 
+let runsStarted = 0;
+
 /** One measured run against a running server. */
 async function measure(entry, workload, round) {
   const { contender, server } = entry;
+  // Runs are paired with the nearest run of their floor or peer (report.mjs), told by this count.
+  const seq = ++runsStarted;
   const pool = await refillIfConsumed(entry, workload);
   const before = await server.cpu();
   const result = await runLoad({ ...loadFor(server), duration: options.duration });
@@ -315,6 +320,7 @@ async function measure(entry, workload, round) {
   seen(entry, result);
   return {
     round,
+    seq,
     workload,
     contender: contender.name,
     requests: result.requests,
@@ -341,7 +347,8 @@ try {
       const consumes = WORKLOAD_SPECS[w].consumes ? 1 : 0;
       return options.warmup * (1 + consumes) + 1.5 + options.rounds * (options.duration * (1 + consumes) + 0.15);
     };
-    const seconds = options.workloads.reduce((sum, w) => sum + contendersOf(w).length * serverSeconds(w), 0);
+    const runsPerRound = (w) => roundOrder(contendersOf(w).map((contender) => ({ contender })), w, 1).length;
+    const seconds = options.workloads.reduce((sum, w) => sum + contendersOf(w).length * serverSeconds(w) + (runsPerRound(w) - contendersOf(w).length) * options.rounds * (options.duration + 0.15), 0);
     log(
       `bench: ${throughputContenders.length} contenders × ${options.workloads.length} workloads × ${options.rounds} round(s), ` +
         `${options.sessions.toLocaleString('en-US')} sessions per many-users server, ` +
@@ -355,10 +362,8 @@ try {
       const servers = await startServers(contendersOf(workload), workload);
       try {
         for (let round = 1; round <= options.rounds; round += 1) {
-          // Rotate the order each round so no contender always runs first or last.
-          const shift = (round - 1) % servers.length;
-          const order = [...servers.slice(shift), ...servers.slice(0, shift)];
-          for (const entry of order) {
+          // Each contender next to a run of its floor and beside what it is compared with (schedule.mjs).
+          for (const entry of roundOrder(servers, workload, round)) {
             const { contender } = entry;
             try {
               const run = await measure(entry, workload, round);

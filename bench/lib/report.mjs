@@ -26,14 +26,32 @@ export function floorOf(contender, workload) {
 }
 
 /**
+ * The run of `contender` on `workload` in the round of `run` that is nearest to `run` in
+ * time (a floor runs once per block, so several times a round: see schedule.mjs); undefined
+ * when there is none. Runs recorded before runs had a `seq` pair by round alone.
+ */
+export function nearestRun(runs, run, workload, contender) {
+  let best;
+  let bestDistance = Infinity;
+  for (const other of runs) {
+    if (other.round !== run.round || other.workload !== workload || other.contender !== contender) continue;
+    const distance = Math.abs((other.seq ?? 0) - (run.seq ?? 0));
+    if (distance < bestDistance) {
+      best = other;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/**
  * Medians per contender × workload. `runs` holds one entry per measured run:
  * { round, workload, contender, rps, p99Ms, cpuUsPerReq, failed, serverErrors }.
  * Ratios are taken per round (to bare, to the contender's floor, and to the
  * `peer` koa-session contender) before the median, so each ratio compares runs
- * of the same round.
+ * of the same round, each with the nearest run of the other (see nearestRun).
  */
 export function summarize(runs, contenders, workloads) {
-  const find = (round, workload, contender) => runs.find((r) => r.round === round && r.workload === workload && r.contender === contender);
   const rows = [];
   for (const workload of workloads) {
     for (const contender of contenders) {
@@ -45,14 +63,14 @@ export function summarize(runs, contenders, workloads) {
       const floorRatios = [];
       const peerRatios = [];
       for (const run of mine) {
-        const bare = find(run.round, workload, 'bare');
+        const bare = nearestRun(runs, run, workload, 'bare');
         if (bare) {
           ratios.push(run.rps / bare.rps);
           cpuRatios.push(bare.cpuUsPerReq / run.cpuUsPerReq);
         }
-        const floorRun = floor && find(run.round, workload, floor);
+        const floorRun = floor && nearestRun(runs, run, workload, floor);
         if (floorRun) floorRatios.push(run.rps / floorRun.rps);
-        const peer = contender.peer && find(run.round, workload, contender.peer);
+        const peer = contender.peer && nearestRun(runs, run, workload, contender.peer);
         if (peer) peerRatios.push(run.rps / peer.rps);
       }
       rows.push({
@@ -122,20 +140,18 @@ export function peerMatrix(rows, workloads) {
 
 /**
  * The issue targets (14 and 11) on the many-users workloads, each computed from
- * per-round pairs of runs: `ratio` is the median of a's req/s over b's, `gap`
- * the median of (a − b) / bare, both per round. Returns
+ * pairs of runs: `ratio` is the median of a's req/s over b's, `gap` the median
+ * of (a − b) / bare, each run of a taken with the nearest run of b (and of bare
+ * Koa) in its round. Returns
  * [{ target, figure, met }] (met null when a figure is missing).
  */
 export function targets(runs) {
-  const rounds = [...new Set(runs.map((r) => r.round))];
-  const get = (workload, contender, round) => runs.find((r) => r.workload === workload && r.contender === contender && r.round === round);
   function pairs(workload, a, b, f) {
     const values = [];
-    for (const round of rounds) {
-      const x = get(workload, a, round);
-      const y = get(workload, b, round);
-      const bare = get(workload, 'bare', round);
-      if (x && y && bare) values.push(f(x.rps, y.rps, bare.rps));
+    for (const x of runs.filter((r) => r.workload === workload && r.contender === a)) {
+      const y = nearestRun(runs, x, workload, b);
+      const bare = nearestRun(runs, x, workload, 'bare');
+      if (y && bare) values.push(f(x.rps, y.rps, bare.rps));
     }
     return median(values);
   }
@@ -196,7 +212,7 @@ export function indexPairs(runs, contenders, workload) {
     const ratios = [];
     const extra = [];
     for (const run of indexedRuns) {
-      const plain = plainRuns.find((r) => r.round === run.round);
+      const plain = nearestRun(runs, run, workload, indexed.unindexed);
       if (plain === undefined) continue;
       ratios.push(run.rps / plain.rps);
       extra.push(run.cpuUsPerReq - plain.cpuUsPerReq);
