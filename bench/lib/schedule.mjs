@@ -15,17 +15,31 @@ function compared(a, b) {
   return a.peer === b.name || b.peer === a.name || a.unindexed === b.name || b.unindexed === a.name;
 }
 
-/** `entries` ({ contender }) reordered so each one's compared contender comes right after it. */
+/** `entries` ({ contender }) as units to keep together: one entry, or one and the one it is compared with. */
 function comparedTogether(entries) {
   const left = [...entries];
-  const ordered = [];
+  const units = [];
   while (left.length > 0) {
     const entry = left.shift();
-    ordered.push(entry);
     const partner = left.findIndex((other) => compared(entry.contender, other.contender));
-    if (partner >= 0) ordered.push(...left.splice(partner, 1));
+    units.push(partner >= 0 ? [entry, ...left.splice(partner, 1)] : [entry]);
   }
-  return ordered;
+  return units;
+}
+
+/** `units` packed in order into chunks of at most `size` entries, a unit never split. */
+function chunks(units, size) {
+  const packed = [];
+  let chunk = [];
+  for (const unit of units) {
+    if (chunk.length > 0 && chunk.length + unit.length > size) {
+      packed.push(chunk);
+      chunk = [];
+    }
+    chunk.push(...unit);
+  }
+  if (chunk.length > 0) packed.push(chunk);
+  return packed;
 }
 
 /**
@@ -50,14 +64,11 @@ export function roundOrder(entries, workload, round) {
   }
   const blocks = [];
   for (const [floor, members] of bounded) {
-    const ordered = comparedTogether(members);
-    for (let i = 0; i < ordered.length; i += PER_FLOOR_RUN) {
-      const chunk = ordered.slice(i, i + PER_FLOOR_RUN);
+    for (const chunk of chunks(comparedTogether(members), PER_FLOOR_RUN)) {
       blocks.push(round % 2 === 1 ? [byName.get(floor), ...chunk] : [...chunk, byName.get(floor)]);
     }
   }
-  const rest = comparedTogether(unbounded.filter((entry) => !bounded.has(entry.contender.name)));
-  for (let i = 0; i < rest.length; i += PER_FLOOR_RUN + 1) blocks.push(rest.slice(i, i + PER_FLOOR_RUN + 1));
+  blocks.push(...chunks(comparedTogether(unbounded.filter((entry) => !bounded.has(entry.contender.name))), PER_FLOOR_RUN + 1));
   if (blocks.length === 0) return [];
   const shift = (round - 1) % blocks.length;
   return [...blocks.slice(shift), ...blocks.slice(0, shift)].flat();
