@@ -185,6 +185,8 @@ export const CONTENDERS = [
     name: 'koa-empty-middleware',
     label: 'bare Koa plus one empty async middleware (what any middleware costs), sent cookies of the cookie store’s format',
     family: 'koa',
+    // Measured beside bare Koa in every round (bench/lib/schedule.mjs), its `× floor` is `× bare`.
+    floor: 'bare',
     available: async () => null,
     create: async (env) => ({
       middleware: async (ctx, next) => {
