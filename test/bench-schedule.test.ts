@@ -91,4 +91,11 @@ describe('the pairing of runs', () => {
     assert.equal(rows.find((r: { contender: string }) => r.contender === 'kss-map')?.ratioToFloor, 0.9);
     assert.equal(rows.find((r: { contender: string }) => r.contender === 'kss-memory')?.ratioToFloor, 0.9);
   });
+
+  it('takes a contender that runs several times a round against bare Koa once a round, by its run nearest to bare', () => {
+    const runs = [run('floor-store', 1, 100), run('floor-store', 5, 50), run('bare', 6, 100), run('floor-store', 2, 40, 2), run('bare', 3, 50, 2), run('floor-store', 9, 99, 2)];
+    const rows = summarize(runs, all.filter((c) => ['bare', 'floor-store'].includes(c.name)), ['read']);
+    // Round 1: 50 / 100 (the run at 5, not the one at 1); round 2: 40 / 50.
+    assert.equal(rows.find((r: { contender: string }) => r.contender === 'floor-store')?.ratioToBare, (0.5 + 0.8) / 2);
+  });
 });

@@ -44,12 +44,26 @@ export function nearestRun(runs, run, workload, contender) {
   return best;
 }
 
+/** Of `mine` (runs of one contender), each round's run nearest to a run of `other` in that round. */
+function closestPerRound(runs, mine, workload, other) {
+  const best = new Map();
+  for (const run of mine) {
+    const partner = nearestRun(runs, run, workload, other);
+    if (partner === undefined) continue;
+    const distance = Math.abs((partner.seq ?? 0) - (run.seq ?? 0));
+    const kept = best.get(run.round);
+    if (kept === undefined || distance < kept.distance) best.set(run.round, { run, distance });
+  }
+  return [...best.values()].map((entry) => entry.run);
+}
+
 /**
  * Medians per contender × workload. `runs` holds one entry per measured run:
  * { round, workload, contender, rps, p99Ms, cpuUsPerReq, failed, serverErrors }.
  * Ratios are taken per round (to bare, to the contender's floor, and to the
  * `peer` koa-session contender) before the median, so each ratio compares runs
- * of the same round, each with the nearest run of the other (see nearestRun).
+ * of the same round, each with the nearest run of the other (see nearestRun); a
+ * contender with several runs a round is taken against bare Koa by the one nearest it.
  */
 export function summarize(runs, contenders, workloads) {
   const rows = [];
@@ -62,12 +76,14 @@ export function summarize(runs, contenders, workloads) {
       const cpuRatios = [];
       const floorRatios = [];
       const peerRatios = [];
-      for (const run of mine) {
+      // Bare Koa runs once a round (but on none, where it is every contender's floor): a contender
+      // that runs several times a round (a floor) is taken against it once, by its run nearest to it.
+      for (const run of closestPerRound(runs, mine, workload, 'bare')) {
         const bare = nearestRun(runs, run, workload, 'bare');
-        if (bare) {
-          ratios.push(run.rps / bare.rps);
-          cpuRatios.push(bare.cpuUsPerReq / run.cpuUsPerReq);
-        }
+        ratios.push(run.rps / bare.rps);
+        cpuRatios.push(bare.cpuUsPerReq / run.cpuUsPerReq);
+      }
+      for (const run of mine) {
         const floorRun = floor && nearestRun(runs, run, workload, floor);
         if (floorRun) floorRatios.push(run.rps / floorRun.rps);
         const peer = contender.peer && nearestRun(runs, run, workload, contender.peer);
