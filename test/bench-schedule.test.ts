@@ -33,11 +33,11 @@ describe('the bench round order', () => {
   for (const workload of ['read', 'write', 'new', 'none']) {
     it(`measures every contender once per round, within ${PER_FLOOR_RUN} runs of its floor, on ${workload}`, () => {
       const contenders = defaults.filter((c) => workload !== 'none' || c.family !== 'reference');
+      const floors = new Set(contenders.map((c) => (workload === 'none' ? 'bare' : c.floor)));
       for (const round of [1, 2, 3, 4, 5]) {
         const order = names(roundOrder(contenders.map((contender) => ({ contender })), workload, round));
         for (const contender of contenders) {
           const floor = workload === 'none' ? (contender.floor === undefined ? undefined : 'bare') : contender.floor;
-          const floors = new Set(contenders.map((c) => (workload === 'none' ? 'bare' : c.floor)));
           const mine = positions(order, contender.name);
           if (floors.has(contender.name)) {
             assert.ok(mine.length >= 1, `${contender.name} runs in round ${round}`);

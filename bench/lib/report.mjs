@@ -44,7 +44,7 @@ export function nearestRun(runs, run, workload, contender) {
   return best;
 }
 
-/** Of `mine` (runs of one contender), each round's run nearest to a run of `other` in that round. */
+/** Of `mine` (runs of one contender), each round's run nearest to a run of `other` in that round, as [run, other's run]. */
 function closestPerRound(runs, mine, workload, other) {
   const best = new Map();
   for (const run of mine) {
@@ -52,9 +52,9 @@ function closestPerRound(runs, mine, workload, other) {
     if (partner === undefined) continue;
     const distance = Math.abs((partner.seq ?? 0) - (run.seq ?? 0));
     const kept = best.get(run.round);
-    if (kept === undefined || distance < kept.distance) best.set(run.round, { run, distance });
+    if (kept === undefined || distance < kept.distance) best.set(run.round, { pair: [run, partner], distance });
   }
-  return [...best.values()].map((entry) => entry.run);
+  return [...best.values()].map((entry) => entry.pair);
 }
 
 /**
@@ -78,8 +78,7 @@ export function summarize(runs, contenders, workloads) {
       const peerRatios = [];
       // Bare Koa runs once a round (but on none, where it is every contender's floor): a contender
       // that runs several times a round (a floor) is taken against it once, by its run nearest to it.
-      for (const run of closestPerRound(runs, mine, workload, 'bare')) {
-        const bare = nearestRun(runs, run, workload, 'bare');
+      for (const [run, bare] of closestPerRound(runs, mine, workload, 'bare')) {
         ratios.push(run.rps / bare.rps);
         cpuRatios.push(bare.cpuUsPerReq / run.cpuUsPerReq);
       }
