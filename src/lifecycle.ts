@@ -92,8 +92,9 @@ export class SessionRequest implements SessionHolder {
     const { carrier } = this;
     const carried = this.readSessionCookie();
     if (carried === undefined) return undefined;
-    // Held from before the load, so a removal that overtakes the load is seen too.
-    this.held = carrier.hold(carried.sid, this);
+    // Held from before the load, so a removal that overtakes the load is seen too. Not once the
+    // request is over (a middleware above this one reading the session): nothing would let go of it.
+    if (!this.over) this.held = carrier.hold(carried.sid, this);
     // A store answering with plain values (MemoryStore, a Map) costs no promise and no timer.
     const loading = carrier.load(carried.sid);
     if (loading instanceof Promise) return loading.then((loaded) => this.adoptLoaded(carried, loaded));
@@ -134,8 +135,12 @@ export class SessionRequest implements SessionHolder {
     this.removedElsewhere = true;
   }
 
+  /** True once {@link end} ran: the middleware is done with this request. */
+  private over = false;
+
   /** Runs when the request is over, whatever happened: lets go of the held session. */
   end(): void {
+    this.over = true;
     if (this.held !== undefined) this.carrier.release(this.held);
     this.held = undefined;
   }

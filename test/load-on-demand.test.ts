@@ -6,6 +6,8 @@
 // downstream runs, since ctx.session is synchronous.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import Database from 'better-sqlite3';
 import { MemoryStore, session } from '../src/index.js';
 import type { SessionOptions, SessionStore } from '../src/index.js';
@@ -55,6 +57,12 @@ function mapStore(): SessionStore {
   };
 }
 
+/** V8's collector, made callable from here (as `node --expose-gc` would). */
+function collector(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+
 const synchronous: Array<{ label: string; make: () => SessionStore }> = [
   { label: 'MemoryStore', make: () => new MemoryStore() },
   { label: 'a Map store of your own that says loadsSynchronously', make: mapStore },
@@ -87,6 +95,35 @@ for (const { label, make } of synchronous) {
       const gone = await running.agent.get('/other').set('Cookie', cookie).expect(200);
       assert.equal(gone.headers['set-cookie'], undefined, 'a session the store no longer has is not touched or sent again');
       assert.equal(calls.touch, touchesBefore + 1);
+    });
+
+    it('lets go of a session first read after the middleware ended (a logger above it), so its request is collected', async () => {
+      const store = make();
+      const app = makeApp();
+      const contexts: Array<WeakRef<object>> = [];
+      const users: unknown[] = [];
+      // Runs before and after the session middleware: reads the session once the middleware is done with it.
+      app.use(async (ctx, next) => {
+        await next();
+        contexts.push(new WeakRef(ctx));
+        users.push(ctx.session?.n);
+      });
+      app.use(session({ store }));
+      app.use((ctx) => {
+        if (ctx.path === '/set') ctx.session.n = 1;
+        ctx.body = 'ok';
+      });
+      const { agent } = await listen(app);
+      const cookie = cookieHeader(await agent.get('/set').expect(200));
+      contexts.length = 0;
+      users.length = 0;
+      for (let i = 0; i < 200; i++) await agent.get('/other').set('Cookie', cookie).expect(200);
+      assert.deepEqual(new Set(users), new Set([1]), 'the logger read the session each time');
+      const gc = collector();
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+      const alive = contexts.filter((ref) => ref.deref() !== undefined).length;
+      assert.ok(alive < 10, `${alive} of ${contexts.length} request contexts are still held after a collection`);
     });
 
     it('sends the cookie of an untouched session again, signed with the newest key, during a key rotation', async () => {
