@@ -32,8 +32,11 @@ export function session(options?: SessionOptions): SessionMiddleware {
 
   async function koaSessionStore(ctx: Context, next: Next): Promise<void> {
     installAccessors(ctx);
+    const slot = ctx as { [STATE]?: SessionRequest };
+    // Another session middleware above this one: once this one is done, the code between them sees that one's session again.
+    const outer = slot[STATE];
     const request = new SessionRequest(ctx, config);
-    (ctx as { [STATE]?: SessionRequest })[STATE] = request;
+    slot[STATE] = request;
     try {
       const loading = request.begin();
       if (loading !== undefined) await loading;
@@ -44,6 +47,7 @@ export function session(options?: SessionOptions): SessionMiddleware {
     } finally {
       // Lets go of a session held against concurrent removal (see HeldSessions).
       request.end();
+      if (outer !== undefined) slot[STATE] = outer;
     }
   }
   return Object.assign(koaSessionStore, userIndex?.api() ?? withoutIndex());

@@ -305,3 +305,67 @@ for (const { label, Koa: KoaClass } of KOA_VERSIONS) {
     });
   });
 }
+
+describe('two session middlewares on one app (a cookie session above a store session)', () => {
+  /** `outer` in a signed cookie; a middleware between the two; `inner` in a MemoryStore; each sees its own. */
+  async function nestedApp() {
+    const app = makeApp();
+    const seen: Array<Record<string, unknown>> = [];
+    app.use(session({ name: 'outer' }));
+    app.use(async (ctx, next) => {
+      if (ctx.path === '/write') ctx.session.before = 1;
+      await next();
+      // The inner middleware is done: this middleware sees the outer session again.
+      seen.push({ ...ctx.session });
+      if (ctx.path === '/write') ctx.session.after = 2;
+    });
+    app.use(session({ name: 'inner', store: new MemoryStore() }));
+    app.use((ctx) => {
+      if (ctx.path === '/write') ctx.session.inner = 3;
+      ctx.body = { ...ctx.session };
+    });
+    return { seen, running: await listen(app) };
+  }
+
+  it('writes each session where it lives, changes made after the inner one finished included', async () => {
+    const { seen, running } = await nestedApp();
+    const res = await running.agent.get('/write').expect(200);
+    assert.deepEqual(res.body, { inner: 3 }, 'the handler saw the inner session');
+    assert.deepEqual(seen, [{ before: 1 }], 'the middleware between saw the outer session after next()');
+    assert.ok(cookieValue(res, 'outer') !== undefined && cookieValue(res, 'inner') !== undefined, 'both sessions were written');
+    const again = await running.agent.get('/read').set('Cookie', cookieHeader(res)).expect(200);
+    assert.deepEqual(again.body, { inner: 3 }, 'the inner session came back from the store');
+    assert.deepEqual(seen[1], { before: 1, after: 2 }, 'the outer cookie held both changes');
+    assert.deepEqual(setCookies(again), [], 'nothing changed, nothing sent');
+  });
+});
+
+describe('a middleware above the session middleware, after it is done', () => {
+  for (const [kind, options] of [
+    ['cookie', {}],
+    ['MemoryStore', { store: new MemoryStore() }],
+    ['promise store', { store: countingStore('async').store }],
+  ] as const) {
+    it(`${kind}: reads the session, and a change it saves with ctx.saveSession() is written; one it does not save is not`, async () => {
+      const app = makeApp();
+      app.use(async (ctx, next) => {
+        await next();
+        ctx.body = { ...ctx.session };
+        ctx.session.late = ctx.path === '/late-saved' ? 'saved' : 'not saved';
+        if (ctx.path === '/late-saved') await ctx.saveSession();
+      });
+      app.use(session(options as SessionOptions));
+      app.use((ctx) => {
+        if (ctx.path === '/set') ctx.session.n = 1;
+      });
+      const { agent } = await listen(app);
+      const cookie = cookieHeader(await agent.get('/set').expect(200));
+      assert.deepEqual((await agent.get('/late').set('Cookie', cookie).expect(200)).body, { n: 1 });
+      assert.deepEqual((await agent.get('/read').set('Cookie', cookie).expect(200)).body, { n: 1 }, 'a change made after the end and not saved is not written');
+      const saved = await agent.get('/late-saved').set('Cookie', cookie).expect(200);
+      const next = kind === 'cookie' ? cookieHeader(saved) : cookie;
+      assert.notEqual(next, '', 'the saved cookie session came back');
+      assert.deepEqual((await agent.get('/read').set('Cookie', next).expect(200)).body, { n: 1, late: 'saved' });
+    });
+  }
+});
