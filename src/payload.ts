@@ -158,6 +158,8 @@ function decodePayload30(text: string): CookieContents | undefined {
  */
 export function decodeIdValue(value: string, authenticated = false): CookieContents | undefined {
   if (value.charCodeAt(0) === 123 /* { */) return decodeLegacy(value, false);
+  const usual = usualTimes(value, authenticated);
+  if (usual !== undefined) return usual;
   // The two times are short, so their dots are found from the end, a few characters each:
   // two searches of the whole value (indexOf) cost more than the rest of the decoding.
   const lastDot = dotBefore(value, value.length);
@@ -175,6 +177,31 @@ export function decodeIdValue(value: string, authenticated = false): CookieConte
   // A bare id, as a store-backed app might have been handed by another tool: accepted, no metadata.
   if (isSessionId(value)) return { sid: value, ctime: undefined, exp: undefined, touched: undefined, json: undefined };
   return undefined;
+}
+
+/** Digits of a time in milliseconds in base36 from mid-1972 to 2059: the times this middleware writes. */
+const USUAL_TIME_DIGITS = 8;
+
+/**
+ * {@link decodeIdValue} of an `id.ctime.touched` whose times have the usual 8 digits, so its
+ * dots are 9 and 18 characters from the end. Each character is read once, where looking back
+ * for the dots reads the times twice; a read costs some 30 instructions on the slice of the
+ * Cookie header the value is. Both times parsing means neither holds a dot, so these are the
+ * last two dots, as the general way finds them. Undefined when the value is not of that shape:
+ * the caller then decodes it the general way.
+ */
+function usualTimes(value: string, authenticated: boolean): CookieContents | undefined {
+  const lastDot = value.length - USUAL_TIME_DIGITS - 1;
+  const dot = lastDot - USUAL_TIME_DIGITS - 1;
+  if (dot <= 0 || dot > MAX_ID_LENGTH || value.charCodeAt(lastDot) !== 46 /* . */ || value.charCodeAt(dot) !== 46) return undefined;
+  const touched = base36(value, lastDot + 1, value.length);
+  if (touched < 0) return undefined;
+  const ctime = base36(value, dot + 1, lastDot);
+  if (ctime < 0) return undefined;
+  const sid = value.slice(0, dot);
+  // As in the general way: unauthenticated, the id must be one (no dot); authenticated, only its length is checked.
+  if (!authenticated && !isSessionId(sid)) return undefined;
+  return { sid, ctime, exp: undefined, touched, json: undefined };
 }
 
 /** Where the '.' before `end` is, looking back only as far as a base36 time and its dot reach (12 characters); -1 when not there. */

@@ -30,6 +30,9 @@ function byRule(value: string, authenticated = false) {
 /** Characters around the id rule's edges: its own, dots, the ASCII neighbours of its ranges, and letters that fold into them. */
 const ID_ALPHABET = 'ABCXYZabcxyz0189_-.:@[`{/ \u00e9\u0130\u212a';
 
+/** Base36 digits at their edges, and a few characters that are not: a dot, a capital, a sign. */
+const TIME_ALPHABET = '0123456789abcxyz.Z-';
+
 /** Up to `maxLength` characters drawn from `alphabet`. */
 function randomText(maxLength: number, alphabet = ID_ALPHABET): string {
   let text = '';
@@ -67,6 +70,11 @@ describe('the server-store cookie value', () => {
       'a.-1.1', 'a.1.+1', 'a.1 .1', 'a. 1.1',
       // Dots before the last two: an id never has one, so only an authenticated value (one the middleware wrote) could.
       'a.b.1.1', '.a.1.1', '..1.1', `${'a.'.repeat(63)}a.1.1`, `${'a.'.repeat(64)}a.1.1`, '{a.1.1',
+      // Times of the usual 8 digits (2026's), which are read by their place from the end, and values shaped
+      // like them that are not: a dot, a capital or a sign among the 8, an id too long or with a dot.
+      'a.mxbbm6kr.mxbbm6kr', `${id128}.mxbbm6kr.mxbbm6kr`, `${id128}a.mxbbm6kr.mxbbm6kr`, '.mxbbm6kr.mxbbm6kr', 'mxbbm6kr.mxbbm6kr',
+      'a.b.mxbbm6kr.mxbbm6kr', 'a.1234.678.12345678', 'a.12345678.1234.678', 'a.1234567.1.2345678', 'a.mxbBm6kr.mxbbm6kr',
+      'a.mxbbm6kr.-xbbm6kr', 'a.mxbbm6kr.mxbbm6k.', 'a..mxbbm6k.mxbbm6kr', 'a@.mxbbm6kr.mxbbm6kr', '{a.mxbbm6kr.mxbbm6kr',
     ];
     for (const value of cases) {
       assert.deepEqual(decodeIdValue(value), byRule(value), JSON.stringify(value));
@@ -77,6 +85,15 @@ describe('the server-store cookie value', () => {
   it('agrees with the rule on 20,000 random values', () => {
     for (let i = 0; i < 20_000; i++) {
       const value = i % 2 === 0 ? randomText(24) : `${randomText(12)}.${randomText(4)}.${randomText(4)}`;
+      assert.deepEqual(decodeIdValue(value), byRule(value), JSON.stringify(value));
+      assert.deepEqual(decodeIdValue(value, true), byRule(value, true), `authenticated ${JSON.stringify(value)}`);
+    }
+  });
+
+  it('agrees with the rule on 20,000 random values shaped like ids with 8-digit times', () => {
+    for (let i = 0; i < 20_000; i++) {
+      const time = (): string => (i % 4 === 0 ? randomText(9, TIME_ALPHABET) : Array.from({ length: 8 }, () => TIME_ALPHABET[randomInt(TIME_ALPHABET.length)]).join(''));
+      const value = `${randomText(i % 3 === 0 ? 130 : 12)}.${time()}.${time()}`;
       assert.deepEqual(decodeIdValue(value), byRule(value), JSON.stringify(value));
       assert.deepEqual(decodeIdValue(value, true), byRule(value, true), `authenticated ${JSON.stringify(value)}`);
     }
