@@ -15,6 +15,8 @@
 // Also read: 3.0's base64url object `{"_sid":…,"_ctime":…[,"_exp":…],…data}`
 // and koa-session-store 2.0's raw JSON value `{"_sid":"…",…}`.
 
+import { base36Time } from './base36-time.js';
+
 const NOT_ID_CHARACTER = /[^A-Za-z0-9_-]/;
 const MAX_ID_LENGTH = 128;
 
@@ -67,7 +69,9 @@ export function encodePlainCookiePayload(sid: string, ctime: number, exp: number
 }
 
 export function encodeIdValue(sid: string, ctime: number, touched: number): string {
-  return `${sid}.${ctime.toString(36)}.${touched.toString(36)}`;
+  const created = base36Time(ctime);
+  // A new session was created when it was last touched: one conversion serves both.
+  return `${sid}.${created}.${touched === ctime ? created : base36Time(touched)}`;
 }
 
 /**

@@ -9,7 +9,8 @@
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { decodeIdValue, decodePayloadText, isSessionId } from '../src/payload.js';
+import { base36Time } from '../src/base36-time.js';
+import { decodeIdValue, decodePayloadText, encodeIdValue, isSessionId } from '../src/payload.js';
 
 const RULE = /^([A-Za-z0-9_-]{1,128})\.([0-9a-z]{1,11})\.([0-9a-z]{1,11})$/;
 // Authenticated: the id is whatever precedes the last two dots (only the middleware's own values
@@ -97,6 +98,17 @@ describe('the server-store cookie value', () => {
       assert.deepEqual(decodeIdValue(value), byRule(value), JSON.stringify(value));
       assert.deepEqual(decodeIdValue(value, true), byRule(value, true), `authenticated ${JSON.stringify(value)}`);
     }
+  });
+
+  it('writes its times as toString(36) does, at the edges of 8 digits, on 100,000 random times and on what is not a time', () => {
+    const edges = [36 ** 7 - 1, 36 ** 7, 36 ** 7 + 1, 36 ** 8 - 1, 36 ** 8, 36 ** 8 + 1, 36 ** 7 + 36 ** 4, 36 ** 8 - 36 ** 4, 1_796_530_045_624, Date.now()];
+    const odd = [0, 1, 35, 36, -1, -(36 ** 7) - 5, 36 ** 7 + 0.5, 1e21, 2 ** 53 + 2, Number.MAX_VALUE, Infinity, -Infinity, NaN, -0];
+    const random = Array.from({ length: 100_000 }, () => 36 ** 7 + Math.floor(Math.random() * (36 ** 8 - 36 ** 7)));
+    for (const time of [...edges, ...odd, ...random]) assert.equal(base36Time(time), time.toString(36), String(time));
+    const now = Date.now();
+    assert.equal(encodeIdValue('abc', now, now), `abc.${now.toString(36)}.${now.toString(36)}`);
+    assert.equal(encodeIdValue('abc', now, now + 1), `abc.${now.toString(36)}.${(now + 1).toString(36)}`);
+    assert.deepEqual(decodeIdValue(encodeIdValue('abc', now - 5, now), true), { sid: 'abc', ctime: now - 5, exp: undefined, touched: now, json: undefined });
   });
 
   it('checks every character of an id the keys did not authenticate', () => {

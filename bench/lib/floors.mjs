@@ -11,7 +11,8 @@
 //
 // Per workload (the handler's part is in app.mjs's bare handler):
 //   new    signed: uuid, payload, one HMAC, two Set-Cookie; sealed: uuid, payload,
-//          one seal, one Set-Cookie; store: uuid, JSON, Map.set, one HMAC, two Set-Cookie
+//          one seal, one Set-Cookie; store: uuid, JSON, Map.set, one base36 time, one HMAC,
+//          two Set-Cookie
 //   read   signed: find both cookies, one HMAC verify, base64url + JSON decode;
 //          sealed: find the cookie, one open, JSON parse; store: find both
 //          cookies, one HMAC verify, split the id, Map.get, JSON parse
@@ -63,6 +64,15 @@ async function signer(app) {
   const sign = (value) => hmacSha1(key, `${NAME}=${value}`);
   const verified = (value, signature) => signature !== undefined && hmacSha1Matches(key, `${NAME}=${value}`, signature);
   return { sign, verified };
+}
+
+/**
+ * A time in base36 as the middleware writes it into a server store's id cookie (src/base36-time.ts,
+ * from the build under test: a table of digit pairs, cheaper than Number#toString(36)).
+ */
+async function base36() {
+  const entry = await loadEntry('base36-time');
+  return entry?.base36Time ?? ((time) => time.toString(36));
 }
 
 let counter = 1;
@@ -202,11 +212,12 @@ export function sealedFloor(app, handler) {
 /** A server store's floor: a signed id cookie and the data's JSON in a Map. Resolves to { middleware, mintCookie }. */
 export async function storeFloor(app, handler) {
   const { sign, verified } = await signer(app);
+  const base36Time = await base36();
   const entries = new Map();
   const setCookies = (ctx, value) => ctx.res.setHeader('Set-Cookie', [`${NAME}=${value}${ATTRIBUTES}`, `${SIG}=${sign(value)}${ATTRIBUTES}`]);
   function create(data) {
     const sid = randomUUID();
-    const now = Date.now().toString(36);
+    const now = base36Time(Date.now());
     entries.set(sid, JSON.stringify(data));
     return `${sid}.${now}.${now}`;
   }
@@ -253,10 +264,11 @@ export async function storeFloor(app, handler) {
  */
 export async function redisFloor(app, handler, client, prefix) {
   const { sign, verified } = await signer(app);
+  const base36Time = await base36();
   const setCookies = (ctx, value) => ctx.res.setHeader('Set-Cookie', [`${NAME}=${value}${ATTRIBUTES}`, `${SIG}=${sign(value)}${ATTRIBUTES}`]);
   async function create(data) {
     const sid = randomUUID();
-    const now = Date.now().toString(36);
+    const now = base36Time(Date.now());
     await client.set(prefix + sid, JSON.stringify(data), 'PX', DAY);
     return `${sid}.${now}.${now}`;
   }
