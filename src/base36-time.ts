@@ -4,8 +4,10 @@ const HALF = 36 ** 4;
 const EIGHT_DIGITS_FROM = 36 ** 7;
 const EIGHT_DIGITS_TO = 36 ** 8;
 
+/** 36²: how many pairs of base36 digits there are. */
+const PAIR_COUNT = 36 * 36;
 /** The 1,296 pairs of base36 digits, '00' to 'zz', by value. */
-const PAIRS: readonly string[] = Array.from({ length: 36 * 36 }, (_, value) => value.toString(36).padStart(2, '0'));
+const PAIRS: readonly string[] = Array.from({ length: PAIR_COUNT }, (_, value) => value.toString(36).padStart(2, '0'));
 
 /**
  * `time.toString(36)`, the form of the times in a server store's id cookie. V8 converts a
@@ -18,9 +20,9 @@ export function base36Time(time: number): string {
   const high = Math.floor(time / HALF);
   const low = time - high * HALF;
   return (
-    (PAIRS[Math.floor(high / 1296)] as string) +
-    (PAIRS[high % 1296] as string) +
-    (PAIRS[Math.floor(low / 1296)] as string) +
-    (PAIRS[low % 1296] as string)
+    (PAIRS[Math.floor(high / PAIR_COUNT)] as string) +
+    (PAIRS[high % PAIR_COUNT] as string) +
+    (PAIRS[Math.floor(low / PAIR_COUNT)] as string) +
+    (PAIRS[low % PAIR_COUNT] as string)
   );
 }
