@@ -18,6 +18,8 @@ const ROOT = new URL('..', import.meta.url);
 export const LATEST = fileURLToPath(new URL('bench/results/latest.json', ROOT));
 /** Written by `node bench/callgrind.mjs --latest`: instructions per request, which the machine's load does not change. */
 export const CALLGRIND_LATEST = fileURLToPath(new URL('bench/results/callgrind-latest.json', ROOT));
+/** Written by `node bench/paired.mjs --latest`: each target's two sides served at once from one core, which a busy host does not tilt. */
+export const PAIRED_LATEST = fileURLToPath(new URL('bench/results/paired-latest.json', ROOT));
 const WORKLOADS = ['new', 'read', 'write', 'none', 'hot-read', 'shared-write'];
 // The login workload is not a column of that table: its contenders are the server stores without and
 // with indexBy, shown as pairs (the run's `login` rows; runs before it have none).
@@ -26,8 +28,11 @@ const LOGIN_WORKLOAD = 'login';
 const ratio = (value) => (typeof value === 'number' && Number.isFinite(value) ? value.toFixed(2) : '–');
 const quote = (arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`);
 
-/** The generated part of the Performance section for the run in `json` and the callgrind run in `callgrindJson` (optional). */
-export function performanceMarkdown(json, callgrindJson) {
+/**
+ * The generated part of the Performance section for the run in `json`, the callgrind run in
+ * `callgrindJson` and the paired run in `pairedJson` (both optional).
+ */
+export function performanceMarkdown(json, callgrindJson, pairedJson) {
   const run = JSON.parse(json);
   const summary = run.summary ?? [];
   const workloads = WORKLOADS.filter((workload) => summary.some((row) => row.workload === workload));
@@ -112,9 +117,31 @@ export function performanceMarkdown(json, callgrindJson) {
     lines.push('', 'Keys kept when 50 requests of one session each set their own key concurrently (same run, each attempt):', '', '| contender | keys kept of 50 |', '|---|---:|');
     for (const row of writers) lines.push(`| ${row.label ?? row.contender} | ${row.error ? `failed: ${row.error}` : row.kept.join(' / ')} |`);
   }
+  if (pairedJson !== undefined) lines.push('', ...pairedLines(JSON.parse(pairedJson)));
   if (callgrindJson !== undefined) lines.push('', ...callgrindLines(JSON.parse(callgrindJson)));
   lines.push(END);
   return lines.join('\n');
+}
+
+/** The paired run: each target's figure with both sides served at the same time from one core. */
+function pairedLines(run) {
+  const [commit = 'unknown', dirty] = String(run.commit ?? 'unknown').split('+');
+  const rows = run.summary ?? [];
+  return [
+    `The same targets with both sides served at the same time from one shared core, so a slow second of the host slows both: ` +
+      `\`node bench/paired.mjs${run.argv.length ? ' ' + run.argv.map(quote).join(' ') : ''}\` on ${run.date.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}, ` +
+      `commit \`${commit.slice(0, 7)}\`${dirty ? ` (${dirty})` : ''}, Node ${run.node}; the reference's server CPU per request ÷ the contender's, ` +
+      `median of ${run.options?.rounds ?? '?'} rounds of ${run.options?.duration ?? '?'} s. Raw results: [bench/results/paired-latest.json](bench/results/paired-latest.json).`,
+    '',
+    '| workload | contender | reference | × reference | lowest–highest round | target | met | bound (same run) |',
+    '|---|---|---|---:|---:|---:|---|---:|',
+    ...rows.map(
+      (row) =>
+        `| ${row.workload} | ${row.contender} | ${row.reference} | ${ratio(row.ratio)} | ${ratio(row.low)}–${ratio(row.high)} | ` +
+        `${typeof row.target === 'number' ? `≥ ${row.target.toFixed(2)}` : ''} | ${row.met === null || row.met === undefined ? '' : row.met ? 'yes' : 'no'} | ` +
+        `${row.bound ? `${ratio(row.boundRatio)} (${row.bound.replace(/^\S+ /, '')})` : ''} |`,
+    ),
+  ];
 }
 
 /** The callgrind run as a table of instructions per request, contenders by workload. */
@@ -151,7 +178,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     console.error(`${LATEST} is missing: run npm run bench -- --latest`);
     process.exit(1);
   }
-  const generated = performanceMarkdown(readFileSync(LATEST, 'utf8'), existsSync(CALLGRIND_LATEST) ? readFileSync(CALLGRIND_LATEST, 'utf8') : undefined);
+  const optional = (file) => (existsSync(file) ? readFileSync(file, 'utf8') : undefined);
+  const generated = performanceMarkdown(readFileSync(LATEST, 'utf8'), optional(CALLGRIND_LATEST), optional(PAIRED_LATEST));
   if (process.argv.includes('--write')) {
     const path = fileURLToPath(new URL('README.md', ROOT));
     const readme = readFileSync(path, 'utf8');
