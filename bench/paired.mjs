@@ -3,7 +3,7 @@
 // core (CPU 0), each driven by its own wrk on CPU 1 with the cookies of 10,000
 // users, so a slow second of the host slows both; the figure is the ratio of
 // their CPU time per request, round by round. See bench/README.md.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -11,7 +11,7 @@ import { APP_KEYS_ONE, WORKLOAD_SPECS } from './lib/app.mjs';
 import { BY_NAME, unavailable } from './lib/contenders.mjs';
 import { pickLoadgen, runLoad } from './lib/loadgen.mjs';
 import { ensureBuilt, gitCommit, ROOT, snapshotDist } from './lib/package.mjs';
-import { DEFAULT_PAIRS, pairName, pairOrder, pairsTable, parsePairs, summarizePairs } from './lib/paired.mjs';
+import { DEFAULT_PAIRS, pairName, pairOrder, pairsTable, parsePairs, sideOf, summarizePairs } from './lib/paired.mjs';
 import { killAll, pinning, startServer } from './lib/processes.mjs';
 import { probeServices, REDIS_URL, DATABASE_URL, runTag, cleanRedis } from './lib/services.mjs';
 
@@ -24,6 +24,9 @@ const HELP = `Usage: node bench/paired.mjs [options]
   --warmup S       seconds of load each server gets alone when it starts (default 2)
   --sessions N     sessions (users) each server creates (default 10000)
   --pairs list     workload:contender/reference,… (default: the ${DEFAULT_PAIRS.length} pairs below)
+  --baseline DIR   a dist/esm folder of another build: a name ending in @baseline in --pairs is
+                   served from it (none:kss-cookie/kss-cookie@baseline: a change against its
+                   baseline, at the same time)
   --latest         also write bench/results/paired-latest.json (the committed figures)
   --no-build       do not rebuild dist/ when src/ is newer
 
@@ -49,6 +52,7 @@ const { values: argv } = parseArgs({
     warmup: { type: 'string' },
     sessions: { type: 'string' },
     pairs: { type: 'string' },
+    baseline: { type: 'string' },
     latest: { type: 'boolean' },
     'no-build': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
@@ -66,9 +70,10 @@ const options = {
   connections: 50,
 };
 let pairs = DEFAULT_PAIRS;
+if (argv.baseline !== undefined && !existsSync(path.join(argv.baseline, 'index.js'))) fail(`--baseline ${argv.baseline} holds no index.js (give a dist/esm folder)`);
 if (argv.pairs !== undefined) {
   try {
-    pairs = parsePairs(argv.pairs, { contenders: [...BY_NAME.keys()], workloads: PAIRED_WORKLOADS });
+    pairs = parsePairs(argv.pairs, { contenders: [...BY_NAME.keys()], workloads: PAIRED_WORKLOADS, baseline: argv.baseline !== undefined });
   } catch (error) {
     fail(error.message);
   }
@@ -99,8 +104,19 @@ for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => cleanup()
 const buildNote = ensureBuilt({ build: argv['no-build'] !== true });
 if (buildNote) fail(`koa-session-store contenders: ${buildNote}`);
 removeSnapshot = snapshotDist();
+// The baseline build is copied inside the repository too, so its imports resolve this node_modules.
+let baselineDist;
+if (argv.baseline !== undefined) {
+  baselineDist = path.join(ROOT, 'bench', 'results', `.baseline-${process.pid}`, 'esm');
+  cpSync(argv.baseline, baselineDist, { recursive: true });
+  const removeBuild = removeSnapshot;
+  removeSnapshot = () => {
+    removeBuild();
+    rmSync(path.dirname(baselineDist), { recursive: true, force: true });
+  };
+}
 services = await probeServices();
-for (const name of new Set(pairs.flatMap((p) => [p.contender, p.reference]))) {
+for (const name of new Set(pairs.flatMap((p) => [p.contender, p.reference]).map((n) => sideOf(n).contender))) {
   const reason = await unavailable(BY_NAME.get(name), { services, buildNote });
   if (reason !== null) {
     await cleanup();
@@ -109,6 +125,7 @@ for (const name of new Set(pairs.flatMap((p) => [p.contender, p.reference]))) {
 }
 
 function envFor(name, workload) {
+  name = name.replace('@', '-');
   return {
     redisUrl: REDIS_URL,
     databaseUrl: DATABASE_URL,
@@ -129,7 +146,9 @@ const servers = new Map();
 async function serverFor(name, workload) {
   const key = `${workload} ${name}`;
   if (!servers.has(key)) {
-    const server = await startServer({ contender: name, workload, env: envFor(name, workload), core: pin.pins.server, sessions: options.sessions });
+    const side = sideOf(name);
+    const processEnv = side.baseline ? { KSBENCH_DIST: baselineDist } : {};
+    const server = await startServer({ contender: side.contender, workload, env: envFor(name, workload), core: pin.pins.server, sessions: options.sessions, processEnv });
     if (options.warmup > 0) await load(server, options.warmup);
     log(`[${workload}] ${name.padEnd(22)} ready, warmed up`);
     servers.set(key, server);

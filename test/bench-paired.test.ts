@@ -7,7 +7,7 @@ import { WORKLOADS } from '../bench/lib/app.mjs';
 // @ts-expect-error: a plain .mjs module without declarations
 import { CONTENDERS } from '../bench/lib/contenders.mjs';
 // @ts-expect-error: a plain .mjs module without declarations
-import { DEFAULT_PAIRS, pairName, pairOrder, pairsTable, parsePairs, summarizePairs } from '../bench/lib/paired.mjs';
+import { DEFAULT_PAIRS, pairName, pairOrder, pairsTable, parsePairs, sideOf, summarizePairs } from '../bench/lib/paired.mjs';
 
 interface Pair {
   workload: string;
@@ -87,6 +87,15 @@ describe('the paired bench', () => {
     }
   });
 
+  it('reads a contender of the --baseline build as name@baseline, and only with --baseline', () => {
+    const parsed = parsePairs('none:kss-cookie/kss-cookie@baseline', { contenders: known, workloads: WORKLOADS, baseline: true }) as Pair[];
+    assert.deepEqual(parsed.map(pairName), ['none kss-cookie/kss-cookie@baseline']);
+    assert.deepEqual(sideOf('kss-cookie@baseline'), { contender: 'kss-cookie', baseline: true });
+    assert.deepEqual(sideOf('kss-cookie'), { contender: 'kss-cookie', baseline: false });
+    assert.throws(() => parsePairs('none:kss-cookie/kss-cookie@baseline', { contenders: known, workloads: WORKLOADS }), /needs --baseline/);
+    assert.throws(() => parsePairs('none:kss-cookie/kss-nothing@baseline', { contenders: known, workloads: WORKLOADS, baseline: true }), /unknown contender "kss-nothing"/);
+  });
+
   it('gives each pair the median over rounds of reference ÷ contender CPU per request, with its lowest and highest round', () => {
     const pair = pairs.find((p) => pairName(p) === 'read kss-map/floor-store') as Pair;
     // Rounds where the host ran at different speeds: both sides slow down together, the ratio holds.
@@ -107,12 +116,12 @@ describe('the paired bench', () => {
 
   it('says a target is missed below its bar, and takes the bound from its own pair in the same run', () => {
     const none = pairs.find((p) => pairName(p) === 'none kss-cookie/bare') as Pair;
-    const empty = pairs.find((p) => pairName(p) === 'none koa-empty-middleware/bare') as Pair;
+    const floor = pairs.find((p) => pairName(p) === 'none koa-state-middleware/bare') as Pair;
     const runs = [
       { pair: pairName(none), round: 1, contender: side(42), reference: side(39, undefined, 0) },
-      { pair: pairName(empty), round: 1, contender: side(40), reference: side(39, undefined, 2) },
+      { pair: pairName(floor), round: 1, contender: side(40), reference: side(39, undefined, 2) },
     ];
-    const rows = summarizePairs([none, empty], runs) as Row[];
+    const rows = summarizePairs([none, floor], runs) as Row[];
     assert.equal(rows[0]?.met, false);
     assert.equal(rows[0]?.boundRatio.toFixed(3), (39 / 40).toFixed(3));
     assert.equal(rows[1]?.met, null, 'a reference pair has no target');

@@ -197,6 +197,30 @@ export const CONTENDERS = [
     }),
   },
 
+  {
+    // The floor of `none` for a session middleware: ctx.session must find this request's
+    // state, so the middleware hangs one object on ctx (a new own property: V8 grows the
+    // context's property store for it) and looks at it after next(). Not in the default set.
+    name: 'koa-state-middleware',
+    label: 'bare Koa plus one async middleware that hangs a per-request object on ctx and looks at it after next() (the least a middleware offering ctx.session does for a request that never uses it), sent cookies of the cookie store’s format',
+    family: 'koa',
+    floor: 'bare',
+    available: async () => null,
+    create: async (env) => {
+      const STATE = Symbol('request state');
+      return {
+        middleware: async (ctx, next) => {
+          const state = { ctx, used: false };
+          ctx[STATE] = state;
+          await next();
+          if (state.used) throw new Error('koa-state-middleware: nothing marks the state used');
+        },
+        bare: true,
+        mintCookie: (await signedFloor(env.app, 'none')).mintCookie,
+      };
+    },
+  },
+
   // Not session libraries: bare Koa plus only the unavoidable work of each format (floors.mjs).
   // On `none` a floor is bare Koa, so no floor server runs there.
   floor('floor-signed', 'floor: signed cookie (find both cookies, one HMAC-SHA1 verify, base64url JSON; uuid, payload, one HMAC, two Set-Cookie)', signedFloor, {

@@ -24,12 +24,13 @@ export const DEFAULT_PAIRS = [
   { workload: 'read', contender: 'kss-memory', reference: 'kss-map', target: 0.95 },
   { workload: 'read', contender: 'kss-sealed', reference: 'kss-cookie', target: 1 },
   { workload: 'none', contender: 'koa-empty-middleware', reference: 'bare' },
+  { workload: 'none', contender: 'koa-state-middleware', reference: 'bare' },
   ...['kss-cookie', 'kss-sealed', 'kss-map', 'kss-memory'].map((contender) => ({
     workload: 'none',
     contender,
     reference: 'bare',
     target: 0.95,
-    bound: 'none koa-empty-middleware/bare',
+    bound: 'none koa-state-middleware/bare',
   })),
   { workload: 'new', contender: 'kss-cookie', reference: 'koa-session-cookie', target: 1.2, bound: 'new floor-signed/koa-session-cookie' },
   { workload: 'new', contender: 'kss-map', reference: 'koa-session-map', target: 1.2, bound: 'new floor-store/koa-session-map' },
@@ -40,22 +41,34 @@ export const DEFAULT_PAIRS = [
 /** A pair's name as `--pairs` spells it: `workload contender/reference`. */
 export const pairName = (pair) => `${pair.workload} ${pair.contender}/${pair.reference}`;
 
+/** The suffix of a contender served from the `--baseline` build (a before/after of a change, at the same time). */
+export const BASELINE = '@baseline';
+
+/** `kss-cookie@baseline` as { contender: 'kss-cookie', baseline: true }. */
+export function sideOf(name) {
+  return name.endsWith(BASELINE) ? { contender: name.slice(0, -BASELINE.length), baseline: true } : { contender: name, baseline: false };
+}
+
 /**
  * `--pairs read:kss-map/floor-store,none:kss-cookie/bare` as pairs; a pair that is
- * also a default one keeps its target. Throws on a malformed or unknown entry.
+ * also a default one keeps its target. A name ending in `@baseline` is that
+ * contender from the `--baseline` build, allowed only when `baseline` is true.
+ * Throws on a malformed or unknown entry.
  */
-export function parsePairs(text, { contenders, workloads }) {
+export function parsePairs(text, { contenders, workloads, baseline = false }) {
   return text
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)
     .map((entry) => {
-      const match = /^([a-z-]+):([a-z0-9-]+)\/([a-z0-9-]+)$/.exec(entry);
+      const match = /^([a-z-]+):([a-z0-9-]+(?:@baseline)?)\/([a-z0-9-]+(?:@baseline)?)$/.exec(entry);
       if (match === null) throw new Error(`--pairs entry ${JSON.stringify(entry)} is not workload:contender/reference`);
       const [, workload, contender, reference] = match;
       if (!workloads.includes(workload)) throw new Error(`unknown workload ${JSON.stringify(workload)} in --pairs; known: ${workloads.join(', ')}`);
       for (const name of [contender, reference]) {
-        if (!contenders.includes(name)) throw new Error(`unknown contender ${JSON.stringify(name)} in --pairs; see node bench/run.mjs --list`);
+        const side = sideOf(name);
+        if (!contenders.includes(side.contender)) throw new Error(`unknown contender ${JSON.stringify(side.contender)} in --pairs; see node bench/run.mjs --list`);
+        if (side.baseline && !baseline) throw new Error(`${JSON.stringify(name)} in --pairs needs --baseline <a dist/esm folder of the build to compare with>`);
       }
       if (contender === reference) throw new Error(`--pairs entry ${JSON.stringify(entry)} pairs a contender with itself`);
       const known = DEFAULT_PAIRS.find((p) => p.workload === workload && p.contender === contender && p.reference === reference);

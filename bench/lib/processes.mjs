@@ -68,13 +68,14 @@ function nextMessage(child, type, timeoutMs, describe) {
 }
 
 /**
- * Starts one contender server for one workload. Resolves to
+ * Starts one contender server for one workload (`processEnv`: variables of its own). Resolves to
  * `{ pid, port, cookieFile, cookies, cpu(), refill(sessions), stop() }`; rejects with the server's reason when it cannot start.
  */
-export async function startServer({ contender, workload, env, core, sessions = 0 }) {
+export async function startServer({ contender, workload, env, core, sessions = 0, processEnv = {} }) {
   const child = spawnPinned(core, process.execPath, [SERVER, JSON.stringify({ contender, workload, env, sessions })], {
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-    env: { ...process.env, NODE_ENV: 'production' },
+    // processEnv: the server's own environment on top of this one's (KSBENCH_DIST for another build).
+    env: { ...process.env, ...processEnv, NODE_ENV: 'production' },
   });
   // A message sent to a server that has just exited fails asynchronously; cpu() and stop() handle it.
   child.on('error', () => {});
