@@ -1,9 +1,10 @@
 // One contender as an HTTP server on 127.0.0.1 (a free port), started by the
 // harness as its own process (pinned to a core with taskset). argv[2] is JSON:
-// { contender, workload, env, sessions }. Before it listens it creates the
-// sessions the workload needs through its own app (in process: the same Koa
-// app and middleware, without the socket) and writes their Cookie headers, one
-// a line, to env.cookieFile. It talks to the harness over IPC:
+// { contender, workload, env, sessions }. Once it listens, and before it says
+// it is ready, it creates the sessions the workload needs through its own port
+// (real loopback sockets: see socket-client.mjs for why not in process) and
+// writes their Cookie headers, one a line, to env.cookieFile. It talks to the
+// harness over IPC:
 //   -> { type: 'ready', port, cookieFile, cookies }   once listening (cookieFile null when no cookie is sent)
 //   -> { type: 'failed', reason }        when it cannot start
 //   <- { type: 'cpu' }  -> { type: 'cpu', micros, errors, firstError }
@@ -15,21 +16,29 @@ import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { buildApp } from './app.mjs';
 import { BY_NAME } from './contenders.mjs';
-import { fakeClient } from './fake-http.mjs';
+import { socketClient } from './socket-client.mjs';
 
 async function main() {
   const { contender: name, workload, env, sessions } = JSON.parse(process.argv[2]);
   const built = await buildApp({ contender: BY_NAME.get(name), workload, env: { ...env, sessions } });
-  const { send } = fakeClient(built.app);
-  const cookies = await built.prepare(send, sessions);
+  const server = http.createServer(built.app.callback());
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  /** The sessions made through the server's own port, on connections closed before it is measured. */
+  const prepared = async (count) => {
+    const client = socketClient(port);
+    try {
+      return await built.prepare(client.send, count);
+    } finally {
+      client.close();
+    }
+  };
+  const cookies = await prepared(sessions);
   let cookieFile = null;
   if (cookies.length > 0) {
     cookieFile = env.cookieFile;
     writeFileSync(cookieFile, `${cookies.join('\n')}\n`);
   }
-  const server = http.createServer(built.app.callback());
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
 
   process.on('message', async (message) => {
     if (message.type === 'cpu') {
@@ -43,7 +52,7 @@ async function main() {
           process.send({ type: 'refilled', cookies: null });
           return;
         }
-        const fresh = await built.prepare(send, message.sessions);
+        const fresh = await prepared(message.sessions);
         writeFileSync(cookieFile, `${fresh.join('\n')}\n`);
         process.send({ type: 'refilled', cookies: fresh.length });
       } catch (error) {
