@@ -324,18 +324,20 @@ describe('README.md examples', { timeout: 240_000 }, () => {
     assert.equal(block?.[1], postgresTableSql());
   });
 
-  it('the Performance section quotes the run kept in bench/results/latest.json, with its command, commit and date', async () => {
-    const { CALLGRIND_LATEST, LATEST, performanceInReadme, performanceMarkdown } = (await import(pathToFileURL(join(ROOT, 'scripts', 'readme-performance.mjs')).href)) as {
+  it('the Performance section quotes the runs kept in bench/results (latest, callgrind-latest, paired-latest), with their commands, commits and dates', async () => {
+    const { CALLGRIND_LATEST, LATEST, PAIRED_LATEST, performanceInReadme, performanceMarkdown } = (await import(pathToFileURL(join(ROOT, 'scripts', 'readme-performance.mjs')).href)) as {
       CALLGRIND_LATEST: string;
       LATEST: string;
+      PAIRED_LATEST: string;
       performanceInReadme: (readme: string) => string | undefined;
-      performanceMarkdown: (json: string, callgrindJson?: string) => string;
+      performanceMarkdown: (json: string, callgrindJson?: string, pairedJson?: string) => string;
     };
     assert.ok(existsSync(LATEST), `${LATEST} is missing: run npm run bench -- --latest, then node scripts/readme-performance.mjs --write`);
     assert.ok(existsSync(CALLGRIND_LATEST), `${CALLGRIND_LATEST} is missing: run node bench/callgrind.mjs --latest, then node scripts/readme-performance.mjs --write`);
+    assert.ok(existsSync(PAIRED_LATEST), `${PAIRED_LATEST} is missing: run node bench/paired.mjs --latest, then node scripts/readme-performance.mjs --write`);
     assert.equal(
       performanceInReadme(README),
-      performanceMarkdown(readFileSync(LATEST, 'utf8'), readFileSync(CALLGRIND_LATEST, 'utf8')),
+      performanceMarkdown(readFileSync(LATEST, 'utf8'), readFileSync(CALLGRIND_LATEST, 'utf8'), readFileSync(PAIRED_LATEST, 'utf8')),
       'run node scripts/readme-performance.mjs --write',
     );
   });
