@@ -13,7 +13,7 @@ import { pickLoadgen, runLoad } from './lib/loadgen.mjs';
 import { ensureBuilt, gitCommit, ROOT, snapshotDist } from './lib/package.mjs';
 import { DEFAULT_PAIRS, pairName, pairOrder, pairsTable, parsePairs, sideOf, summarizePairs } from './lib/paired.mjs';
 import { killAll, pinning, startServer } from './lib/processes.mjs';
-import { probeServices, REDIS_URL, DATABASE_URL, runTag, cleanRedis } from './lib/services.mjs';
+import { probeServices, REDIS_URL, DATABASE_URL, runTag } from './lib/services.mjs';
 
 const PAIRED_WORKLOADS = Object.keys(WORKLOAD_SPECS).filter((w) => !WORKLOAD_SPECS[w].consumes);
 
@@ -78,6 +78,11 @@ if (argv.pairs !== undefined) {
     fail(error.message);
   }
 }
+// A store behind a network round trip waits rather than computes, and its server's CPU is not counted: its targets stay with run.mjs.
+for (const name of new Set(pairs.flatMap((p) => [p.contender, p.reference]).map((n) => sideOf(n).contender))) {
+  const needs = BY_NAME.get(name).services;
+  if (needs !== undefined) fail(`${name} needs ${needs.join(', ')}: a paired figure counts only the Node server's CPU; measure it with bench/run.mjs`);
+}
 
 const log = (line) => process.stderr.write(`${line}\n`);
 const out = (text) => process.stdout.write(`${text}\n`);
@@ -89,15 +94,12 @@ const loadgen = pickLoadgen();
 if (loadgen !== 'wrk') fail('paired runs need wrk (apt-get install wrk): autocannon would take the load core for itself');
 
 const tag = runTag();
-const redisPrefix = `ksbench:${tag}:`;
 const tmpDir = mkdtempSync(path.join(os.tmpdir(), 'ksbench-paired-'));
 let removeSnapshot = () => {};
-let services = { redis: false, postgres: false };
 async function cleanup() {
   killAll();
   rmSync(tmpDir, { recursive: true, force: true });
   removeSnapshot();
-  if (services.redis) await cleanRedis(redisPrefix).catch((error) => log(`bench: could not clean Redis keys ${redisPrefix}*: ${error.message}`));
 }
 for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => cleanup().finally(() => process.exit(130)));
 
@@ -115,7 +117,7 @@ if (argv.baseline !== undefined) {
     rmSync(path.dirname(baselineDist), { recursive: true, force: true });
   };
 }
-services = await probeServices();
+const services = await probeServices();
 for (const name of new Set(pairs.flatMap((p) => [p.contender, p.reference]).map((n) => sideOf(n).contender))) {
   const reason = await unavailable(BY_NAME.get(name), { services, buildNote });
   if (reason !== null) {
@@ -124,16 +126,17 @@ for (const name of new Set(pairs.flatMap((p) => [p.contender, p.reference]).map(
   }
 }
 
+/** What a server is given; no pair uses a service (refused above), but every contender expects the fields. */
 function envFor(name, workload) {
-  name = name.replace('@', '-');
+  const file = `${name.replace('@', '-')}-${workload}`;
   return {
     redisUrl: REDIS_URL,
     databaseUrl: DATABASE_URL,
-    redisPrefix: `${redisPrefix}${name}:${workload}:`,
+    redisPrefix: `ksbench:${tag}:${file}:`,
     pgSchema: `ksbench_${tag}`,
-    sqlTable: `s_${name}_${workload}`.replace(/-/g, '_'),
-    sqlitePath: path.join(tmpDir, `${name}-${workload}.db`),
-    cookieFile: path.join(tmpDir, `${name}-${workload}.cookies`),
+    sqlTable: `s_${file}`.replace(/-/g, '_'),
+    sqlitePath: path.join(tmpDir, `${file}.db`),
+    cookieFile: path.join(tmpDir, `${file}.cookies`),
     appKeys: APP_KEYS_ONE,
   };
 }
