@@ -21,13 +21,18 @@ function connection(port) {
   socket.setNoDelay(true);
   let buffered = '';
   let pending = null;
+  // Closed by either side (the server drops a connection idle for 5 s): never used again.
+  let closed = false;
   const fail = (error) => {
     const waiting = pending;
     pending = null;
     waiting?.reject(error);
   };
   socket.on('error', fail);
-  socket.on('close', () => fail(new Error('the bench server closed a connection in the middle of an answer')));
+  socket.on('close', () => {
+    closed = true;
+    fail(new Error('the bench server closed a connection in the middle of an answer'));
+  });
   socket.on('data', (chunk) => {
     buffered += chunk;
     const end = buffered.indexOf(HEAD_END);
@@ -52,6 +57,9 @@ function connection(port) {
   });
   return {
     socket,
+    get closed() {
+      return closed;
+    },
     request(cookie) {
       return new Promise((resolve, reject) => {
         pending = { resolve, reject };
@@ -71,7 +79,9 @@ export function socketClient(port) {
   const all = new Set();
   return {
     async send(cookie) {
-      const conn = idle.pop() ?? connection(port);
+      let conn = idle.pop();
+      while (conn?.closed) conn = idle.pop();
+      conn ??= connection(port);
       all.add(conn);
       try {
         const answer = await conn.request(cookie);
