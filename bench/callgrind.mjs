@@ -18,6 +18,7 @@ import { MANY_USERS, WORKLOAD_SPECS, WORKLOADS } from './lib/app.mjs';
 import { BY_NAME } from './lib/contenders.mjs';
 import { median } from './lib/report.mjs';
 import { ensureBuilt, gitCommit, ROOT, snapshotDist } from './lib/package.mjs';
+import { usageFailure, wholeNumber } from './lib/cli.mjs';
 
 const MICRO = fileURLToPath(new URL('./micro.mjs', import.meta.url));
 const DEFAULT_ONLY = ['bare', 'kss-cookie', 'kss-sealed', 'kss-map', 'kss-memory'];
@@ -55,16 +56,8 @@ if (argv.help) {
   process.stdout.write(`${HELP}\n`);
   process.exit(0);
 }
-function fail(message) {
-  process.stderr.write(`bench:callgrind: ${message}\n`);
-  process.exit(2);
-}
-function count(value, name, fallback) {
-  if (value === undefined) return fallback;
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 1) fail(`--${name} must be a whole number above 0`);
-  return number;
-}
+const fail = usageFailure('bench:callgrind');
+const count = (value, name, fallback) => wholeNumber(value, name, fallback, fail);
 const requests = count(argv.requests, 'requests', 1000);
 const warmup = count(argv.warmup, 'warmup', 2000);
 const sessions = count(argv.sessions, 'sessions', 10000);

@@ -15,6 +15,7 @@ import { fakeClient } from './lib/fake-http.mjs';
 import { ensureBuilt, snapshotDist } from './lib/package.mjs';
 import { median } from './lib/report.mjs';
 import { cleanRedis, probeServices, runTag } from './lib/services.mjs';
+import { usageFailure, wholeNumber } from './lib/cli.mjs';
 
 const HELP = `Usage: node bench/micro.mjs [options]
 
@@ -49,16 +50,8 @@ if (argv.help) {
   process.exit(0);
 }
 
-function fail(message) {
-  process.stderr.write(`bench:micro: ${message}\n`);
-  process.exit(2);
-}
-function count(value, name, fallback) {
-  if (value === undefined) return fallback;
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 1) fail(`--${name} must be a whole number above 0`);
-  return number;
-}
+const fail = usageFailure('bench:micro');
+const count = (value, name, fallback) => wholeNumber(value, name, fallback, fail);
 
 const iterations = count(argv.iterations, 'iterations', 20000);
 const warmup = count(argv.warmup, 'warmup', 2000);

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { APP_KEYS_ONE, WORKLOAD_SPECS } from './lib/app.mjs';
+import { usageFailure, wholeNumber } from './lib/cli.mjs';
 import { BY_NAME, unavailable } from './lib/contenders.mjs';
 import { pickLoadgen, runLoad } from './lib/loadgen.mjs';
 import { ensureBuilt, gitCommit, ROOT, snapshotDist } from './lib/package.mjs';
@@ -33,17 +34,8 @@ const HELP = `Usage: node bench/paired.mjs [options]
 Default pairs: ${DEFAULT_PAIRS.map(pairName).join('; ')}
 Workloads: ${PAIRED_WORKLOADS.join(', ')} (login uses up its sessions and cannot be paired)`;
 
-function fail(message) {
-  process.stderr.write(`bench: ${message}\n`);
-  process.exit(2);
-}
-
-function positiveInt(value, name, fallback) {
-  if (value === undefined) return fallback;
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 1) fail(`--${name} must be a whole number above 0, got ${JSON.stringify(value)}`);
-  return number;
-}
+const fail = usageFailure('bench');
+const positiveInt = (value, name, fallback) => wholeNumber(value, name, fallback, fail);
 
 const { values: argv } = parseArgs({
   options: {
@@ -78,8 +70,10 @@ if (argv.pairs !== undefined) {
     fail(error.message);
   }
 }
+/** Every contender a pair names, once (a contender from the --baseline build is the same contender). */
+const contenderNames = new Set(pairs.flatMap((p) => [p.contender, p.reference]).map((n) => sideOf(n).contender));
 // A store behind a network round trip waits rather than computes, and its server's CPU is not counted: its targets stay with run.mjs.
-for (const name of new Set(pairs.flatMap((p) => [p.contender, p.reference]).map((n) => sideOf(n).contender))) {
+for (const name of contenderNames) {
   const needs = BY_NAME.get(name).services;
   if (needs !== undefined) fail(`${name} needs ${needs.join(', ')}: a paired figure counts only the Node server's CPU; measure it with bench/run.mjs`);
 }
@@ -118,7 +112,7 @@ if (argv.baseline !== undefined) {
   };
 }
 const services = await probeServices();
-for (const name of new Set(pairs.flatMap((p) => [p.contender, p.reference]).map((n) => sideOf(n).contender))) {
+for (const name of contenderNames) {
   const reason = await unavailable(BY_NAME.get(name), { services, buildNote });
   if (reason !== null) {
     await cleanup();
@@ -200,9 +194,10 @@ try {
       }
       runs.push(run);
       const figure = run.reference.cpuUsPerReq / run.contender.cpuUsPerReq;
+      const failed = run.contender.failed + run.reference.failed;
       log(
         `[round ${round}/${options.rounds}] ${pairName(pair).padEnd(48)} ${figure.toFixed(3)}  (${run.contender.cpuUsPerReq.toFixed(1)} / ${run.reference.cpuUsPerReq.toFixed(1)} µs/req, ` +
-          `${Math.round(run.contender.rps)} / ${Math.round(run.reference.rps)} req/s, core ${(run.contender.share + run.reference.share).toFixed(2)})${run.contender.failed + run.reference.failed > 0 ? `  FAILED ${run.contender.failed + run.reference.failed}` : ''}`,
+          `${Math.round(run.contender.rps)} / ${Math.round(run.reference.rps)} req/s, core ${(run.contender.share + run.reference.share).toFixed(2)})${failed > 0 ? `  FAILED ${failed}` : ''}`,
       );
     }
   }

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { APP_KEYS_ONE, APP_KEYS_TWO, MANY_USERS, WORKLOAD_SPECS, WORKLOADS } from './lib/app.mjs';
 import { chartSvg } from './lib/chart.mjs';
+import { usageFailure, wholeNumber } from './lib/cli.mjs';
 import { BY_NAME, CONTENDERS, unavailable } from './lib/contenders.mjs';
 import { pickLoadgen, runLoad } from './lib/loadgen.mjs';
 import { poolSize } from './lib/login-pool.mjs';
@@ -52,17 +53,8 @@ Contenders: ${CONTENDERS.map((c) => c.name).join(', ')}
 Environment: REDIS_URL (default redis://127.0.0.1:6379), DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test),
 MYSQL_URL (default mysql://root@127.0.0.1:3306/test)`;
 
-function fail(message) {
-  process.stderr.write(`bench: ${message}\n`);
-  process.exit(2);
-}
-
-function positiveInt(value, name, fallback, { zero = false } = {}) {
-  if (value === undefined) return fallback;
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < (zero ? 0 : 1)) fail(`--${name} must be a whole number${zero ? '' : ' above 0'}, got ${JSON.stringify(value)}`);
-  return number;
-}
+const fail = usageFailure('bench');
+const positiveInt = (value, name, fallback, options) => wholeNumber(value, name, fallback, fail, options);
 
 function list(value, known, name) {
   const names = value.split(',').map((s) => s.trim()).filter(Boolean);

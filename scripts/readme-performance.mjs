@@ -28,6 +28,15 @@ const LOGIN_WORKLOAD = 'login';
 const ratio = (value) => (typeof value === 'number' && Number.isFinite(value) ? value.toFixed(2) : '–');
 const quote = (arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`);
 
+/** Where a kept run came from: "`node bench/<script> <args>` on <date> UTC, commit `<short>`", with "(+changes in src/)" when it had them. */
+function provenance(script, run) {
+  const [commit = 'unknown', dirty] = String(run.commit ?? 'unknown').split('+');
+  return (
+    `\`node bench/${script}${run.argv.length ? ' ' + run.argv.map(quote).join(' ') : ''}\` on ${run.date.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}, ` +
+    `commit \`${commit.slice(0, 7)}\`${dirty ? ` (${dirty})` : ''}`
+  );
+}
+
 /**
  * The generated part of the Performance section for the run in `json`, the callgrind run in
  * `callgrindJson` and the paired run in `pairedJson` (both optional).
@@ -40,12 +49,10 @@ export function performanceMarkdown(json, callgrindJson, pairedJson) {
   const cell = (contender, workload) => summary.find((row) => row.contender === contender && row.workload === workload);
   // Labels without their parenthesized detail (bench/README.md explains each contender and floor).
   const label = (contender) => (summary.find((row) => row.contender === contender)?.label ?? contender).replace(/ \(.*\)$/, '');
-  const [commit = 'unknown', dirty] = String(run.commit ?? 'unknown').split('+');
   const m = run.machine ?? {};
   const lines = [
     BEGIN,
-    `Measured with \`node bench/run.mjs${run.argv.length ? ' ' + run.argv.map(quote).join(' ') : ''}\` on ${run.date.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}, ` +
-      `commit \`${commit.slice(0, 7)}\`${dirty ? ` (${dirty})` : ''}; ${m.cpu}, ${m.cores} cores, ${m.os}, Node ${m.node}, ${m.loadgen}, ${m.pinned}. ` +
+    `Measured with ${provenance('run.mjs', run)}; ${m.cpu}, ${m.cores} cores, ${m.os}, Node ${m.node}, ${m.loadgen}, ${m.pinned}. ` +
       `Raw results: [bench/results/latest.json](bench/results/latest.json).`,
     '',
     '![Requests/s as a fraction of bare Koa, per workload and contender](bench/results/latest.svg)',
@@ -125,12 +132,10 @@ export function performanceMarkdown(json, callgrindJson, pairedJson) {
 
 /** The paired run: each target's figure with both sides served at the same time from one core. */
 function pairedLines(run) {
-  const [commit = 'unknown', dirty] = String(run.commit ?? 'unknown').split('+');
   const rows = run.summary ?? [];
   return [
     `The same targets with both sides served at the same time from one shared core, so a slow second of the host slows both: ` +
-      `\`node bench/paired.mjs${run.argv.length ? ' ' + run.argv.map(quote).join(' ') : ''}\` on ${run.date.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}, ` +
-      `commit \`${commit.slice(0, 7)}\`${dirty ? ` (${dirty})` : ''}, Node ${run.node}; the reference's server CPU per request ÷ the contender's, ` +
+      `${provenance('paired.mjs', run)}, Node ${run.node}; the reference's server CPU per request ÷ the contender's, ` +
       `median of ${run.options?.rounds ?? '?'} rounds of ${run.options?.duration ?? '?'} s. Raw results: [bench/results/paired-latest.json](bench/results/paired-latest.json).`,
     '',
     '| workload | contender | reference | × reference | lowest–highest round | target | met | bound (same run) |',
@@ -153,11 +158,9 @@ function callgrindLines(run) {
     const value = results.find((entry) => entry.contender === contender && entry.workload === workload)?.perRequest;
     return typeof value === 'number' && Number.isFinite(value) ? `${(value / 1000).toFixed(1)}k` : '–';
   };
-  const [commit = 'unknown', dirty] = String(run.commit ?? 'unknown').split('+');
   return [
     `Instructions per request in process (no sockets), counted by valgrind, which the machine's load does not change: ` +
-      `\`node bench/callgrind.mjs${run.argv.length ? ' ' + run.argv.map(quote).join(' ') : ''}\` on ${run.date.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}, ` +
-      `commit \`${commit.slice(0, 7)}\`${dirty ? ` (${dirty})` : ''}, Node ${run.node}; ${Number(run.sessions).toLocaleString('en-US')} users, ` +
+      `${provenance('callgrind.mjs', run)}, Node ${run.node}; ${Number(run.sessions).toLocaleString('en-US')} users, ` +
       `median of 5 segments of ${Number(run.requests).toLocaleString('en-US')} requests. Raw results: [bench/results/callgrind-latest.json](bench/results/callgrind-latest.json).`,
     '',
     `| contender | ${workloads.join(' | ')} |`,
